@@ -1,0 +1,46 @@
+"""The `zoho-pipelines` command line."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="zoho-pipelines",
+    help="Zoho One (CRM, Books, Projects) to AWS data pipelines on Dagster.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.command()
+def sandbox(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8765, help="Port to listen on (0 picks a free one)."),
+    seed: int = typer.Option(7, help="Seed of the deterministic data set."),
+    records: int = typer.Option(2_000, help="Records per CRM module."),
+    latency_ms: float = typer.Option(0.0, help="Added latency per API call, in milliseconds."),
+    concurrency: int = typer.Option(10, help="Concurrent calls before 429 TOO_MANY_REQUESTS."),
+    fault_rate: float = typer.Option(0.0, help="Share of API calls answered with an injected fault."),
+    mutate_every: float = typer.Option(
+        0.0, help="Seconds between background create/edit/delete mutations (0: off)."
+    ),
+) -> None:
+    """Serve the local Zoho API stand-in (accounts, CRM v2-v8, Books v3, Projects)."""
+    from zoho_pipelines.sandbox.server import SandboxConfig, serve
+
+    serve(
+        SandboxConfig(
+            host=host,
+            port=port,
+            seed=seed,
+            records_per_module=records,
+            latency_ms=latency_ms,
+            concurrency_limit=concurrency,
+            fault_rate=fault_rate,
+            mutate_every_s=mutate_every,
+        )
+    )
+
+
+if __name__ == "__main__":
+    app()
