@@ -1,0 +1,262 @@
+"""COQL (POST /crm/{v}/coql): the SELECT subset integrations use, parsed with sqlglot.
+
+Supported: a select list of fields, one module in FROM, WHERE with = != < <= > >= in / not in,
+between / not between, is [not] null, [not] like, and/or and parentheses, ORDER BY several
+columns asc/desc, and `LIMIT offset, count` or `LIMIT count OFFSET offset` (at most 2,000 rows a
+call and 100,000 rows deep). Anything else gets the error Zoho gives, in Zoho's shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+import sqlglot
+from sqlglot import exp
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from zoho_pipelines.sandbox.crm_catalog import MODULES, FieldSpec, ModuleSpec
+from zoho_pipelines.sandbox.crm_filter import (
+    Condition,
+    FilterOperatorError,
+    FilterValueError,
+    Group,
+    Predicate,
+    comparable,
+    evaluate,
+    field_spec,
+    validate,
+)
+from zoho_pipelines.sandbox.crm_store import CrmStore
+from zoho_pipelines.sandbox.errors import crm_error, json_response
+
+MAX_LIMIT = 2_000
+MAX_DEPTH = 100_000
+MAX_COLUMNS = 50
+DEFAULT_LIMIT = 200
+COMPARISONS = {exp.EQ: "=", exp.NEQ: "!=", exp.LT: "<", exp.LTE: "<=", exp.GT: ">", exp.GTE: ">="}
+
+
+class CoqlError(Exception):
+    def __init__(self, code: str, message: str, details: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.code, self.message, self.details = code, message, details
+
+
+@dataclass(frozen=True)
+class CoqlQuery:
+    module: ModuleSpec
+    columns: list[str]
+    where: Predicate | None
+    order: list[tuple[FieldSpec, bool]]  # (field, descending)
+    offset: int
+    limit: int
+
+
+def credits_for_limit(limit: int) -> int:
+    """Zoho charges COQL by LIMIT: 1-200 one credit, 201-1,000 two, 1,001-2,000 three."""
+    return 1 if limit <= 200 else 2 if limit <= 1_000 else 3
+
+
+def _syntax(clause: str) -> CoqlError:
+    return CoqlError("SYNTAX_ERROR", "invalid query formed", {"clause": clause})
+
+
+def _column(module: ModuleSpec, node: exp.Expression, clause: str) -> FieldSpec:
+    if not isinstance(node, exp.Column) or node.table:
+        raise CoqlError(
+            "INVALID_QUERY", "column given seems to be invalid", {"column_name": node.sql(), "clause": clause}
+        )
+    spec = field_spec(module, node.name)
+    if spec is None:
+        raise CoqlError(
+            "INVALID_QUERY", "column given seems to be invalid", {"column_name": node.name, "clause": clause}
+        )
+    return spec
+
+
+def _literal(node: exp.Expression) -> Any:
+    if isinstance(node, exp.Literal):
+        return node.this if node.is_string else float(node.this) if "." in node.this else int(node.this)
+    if isinstance(node, exp.Boolean):
+        return node.this
+    if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal):
+        return -_literal(node.this)
+    raise CoqlError("INVALID_QUERY", "value given seems to be invalid for the column", {"near": node.sql()})
+
+
+def _condition(module: ModuleSpec, node: exp.Expression) -> Predicate:
+    if isinstance(node, exp.Paren):
+        return _condition(module, node.this)
+    if isinstance(node, exp.And | exp.Or):
+        operator = "and" if isinstance(node, exp.And) else "or"
+        return Group(operator, (_condition(module, node.this), _condition(module, node.expression)))
+    negated = isinstance(node, exp.Not)
+    inner = node.this if negated else node
+    if inner.args.get("negate"):  # sqlglot spells `x not like y` as Like(negate=True)
+        negated = not negated
+    if isinstance(inner, exp.Is) and isinstance(inner.expression, exp.Null):
+        return Condition(_column(module, inner.this, "where"), "is not null" if negated else "is null")
+    if isinstance(inner, exp.In):
+        values = tuple(_literal(value) for value in inner.expressions)
+        return Condition(_column(module, inner.this, "where"), "not in" if negated else "in", values)
+    if isinstance(inner, exp.Between):
+        values = (_literal(inner.args["low"]), _literal(inner.args["high"]))
+        return Condition(
+            _column(module, inner.this, "where"), "not between" if negated else "between", values
+        )
+    if isinstance(inner, exp.Like):
+        return Condition(
+            _column(module, inner.this, "where"),
+            "not like" if negated else "like",
+            (_literal(inner.expression),),
+        )
+    if not negated and type(node) in COMPARISONS:
+        return Condition(
+            _column(module, node.this, "where"), COMPARISONS[type(node)], (_literal(node.expression),)
+        )
+    raise _syntax("where")
+
+
+def _int(node: exp.Expression | None, default: int) -> int:
+    if node is None:
+        return default
+    value = node.expression if isinstance(node, exp.Limit | exp.Offset) else node
+    if not isinstance(value, exp.Literal) or value.is_string or not str(value.this).isdigit():
+        raise _syntax("limit")
+    return int(value.this)
+
+
+def parse(text: str) -> CoqlQuery:
+    try:
+        tree = sqlglot.parse_one(text, read="mysql")
+    except sqlglot.errors.ParseError as error:
+        first = error.errors[0] if error.errors else {}
+        raise CoqlError(
+            "SYNTAX_ERROR",
+            "invalid query formed",
+            {"line": first.get("line", 1), "column": first.get("col", 0), "near": first.get("highlight", "")},
+        ) from None
+    if not isinstance(tree, exp.Select):
+        raise _syntax("select")
+    source = tree.args.get("from_") or tree.args.get("from")
+    if source is None or not isinstance(source.this, exp.Table):
+        raise _syntax("from")
+    module = MODULES.get(source.this.name)
+    if module is None:
+        raise CoqlError(
+            "INVALID_QUERY", "invalid query formed", {"module": source.this.name, "clause": "from"}
+        )
+    if tree.args.get("joins") or tree.args.get("group"):
+        raise CoqlError(
+            "INVALID_QUERY", "invalid query formed", {"clause": "select", "reason": "not supported"}
+        )
+    if any(isinstance(node, exp.Star) for node in tree.expressions):
+        raise _syntax("select")
+    columns = [_column(module, node, "select").api_name for node in tree.expressions]
+    if not columns:
+        raise _syntax("select")
+    if len(columns) > MAX_COLUMNS:
+        raise CoqlError(
+            "LIMIT_EXCEEDED", "select columns limit exceeded", {"by": "select", "limit": MAX_COLUMNS}
+        )
+    where = _condition(module, tree.args["where"].this) if tree.args.get("where") else None
+    if where is not None:
+        try:
+            validate(where)
+        except FilterValueError as error:
+            raise CoqlError(
+                "INVALID_QUERY",
+                "value given seems to be invalid for the column",
+                {"column_name": error.spec.api_name, "expected_data_type": error.spec.data_type},
+            ) from None
+        except FilterOperatorError as error:
+            raise CoqlError(
+                "INVALID_QUERY",
+                "data type not supported",
+                {
+                    "column_name": error.spec.api_name,
+                    "operator": error.operator,
+                    "data_type": error.spec.data_type,
+                },
+            ) from None
+    order_node = tree.args.get("order")
+    order = [
+        (_column(module, item.this, "order by"), bool(item.args.get("desc")))
+        for item in (order_node.expressions if order_node else [])
+    ]
+    limit = _int(tree.args.get("limit"), DEFAULT_LIMIT)
+    offset = _int(tree.args.get("offset"), 0)
+    if not 1 <= limit <= MAX_LIMIT:
+        raise CoqlError("LIMIT_EXCEEDED", "limit exceeded", {"by": "limit", "limit": MAX_LIMIT})
+    if offset + limit > MAX_DEPTH:
+        raise CoqlError("LIMIT_EXCEEDED", "limit exceeded", {"by": "offset", "limit": MAX_DEPTH})
+    return CoqlQuery(module, list(dict.fromkeys(columns)), where, order, offset, limit)
+
+
+def _sort(store: CrmStore, query: CoqlQuery, rows: np.ndarray) -> np.ndarray:
+    """Stable multi-column sort: nulls first ascending, last descending (as SQL engines do)."""
+    order = list(range(len(rows)))
+    module = query.module.api_name
+    for spec, descending in reversed(query.order):
+        if spec.api_name == "id":
+            keys: list[Any] = rows.tolist()
+        else:
+            rendered = store.render_columns(module, rows, [spec.api_name])[spec.api_name]
+            keys = [comparable(spec, value) for value in rendered]
+        order.sort(
+            key=lambda i, keys=keys: (keys[i] is not None, keys[i] if keys[i] is not None else 0),
+            reverse=descending,
+        )
+    return rows[np.array(order, dtype=np.int64)] if order else rows
+
+
+def _coql_value(value: Any) -> Any:
+    """COQL returns lookups (and owners) as just their id."""
+    if isinstance(value, dict) and "id" in value:
+        return {"id": value["id"]}
+    return value
+
+
+def execute(store: CrmStore, query: CoqlQuery) -> tuple[list[dict[str, Any]], bool]:
+    module = query.module.api_name
+    rows = store.live_indices(module)
+    if query.where is not None:
+        rows = evaluate(store, module, query.where, rows)
+    if query.order:
+        rows = _sort(store, query, rows)
+    chosen = rows[query.offset : query.offset + query.limit]
+    records = store.render(module, chosen, query.columns)
+    data = [{key: _coql_value(value) for key, value in record.items()} for record in records]
+    return data, len(rows) > query.offset + query.limit
+
+
+def coql_routes(store: CrmStore) -> list[BaseRoute]:
+    async def run(request: Request) -> Response:
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return crm_error(400, "INVALID_DATA", "body", {})
+        text = body.get("select_query") if isinstance(body, dict) else None
+        if not isinstance(text, str) or not text.strip():
+            return crm_error(
+                400,
+                "MANDATORY_NOT_FOUND",
+                "required field not found",
+                {"api_name": "select_query", "json_path": "$.select_query"},
+            )
+        try:
+            query = parse(text)
+        except CoqlError as error:
+            return crm_error(400, error.code, error.message, error.details)
+        request.state.zoho_credits = credits_for_limit(query.limit)
+        data, more = execute(store, query)
+        if not data:
+            return Response(status_code=204)
+        return json_response({"data": data, "info": {"count": len(data), "more_records": more}})
+
+    return [Route("/crm/{version}/coql", run, methods=["POST"])]
