@@ -1,0 +1,170 @@
+"""Zoho Books v3: organization discovery, modified-time windows of any list entity, single records.
+
+Every Books call names its organization (`organization_id`). When none is configured
+(ZOHO_BOOKS_ORGANIZATION_ID), the organization is discovered once: the user's default one, or the
+only one. Taking "the first listed" is a known connector bug (users with a demo or second company
+read an empty ledger), so an ambiguous account is an error that says what to configure.
+
+Windows are read sorted by last_modified_time and re-queried from the cursor (see
+`ascending_window`). Books echoes the sort it applied in `page_context`; if it does not confirm
+last_modified_time ascending, the read falls back to scanning every page and filtering here, which
+is slower but cannot miss a record.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from zoho_pipelines.zoho.ascending_window import Page, Record, in_window, read_ascending
+from zoho_pipelines.zoho.errors import ZohoAPIError, ZohoInvalidDataError
+from zoho_pipelines.zoho.transport import ZohoTransport
+from zoho_pipelines.zoho.windows import floor_second, require_aware
+
+API = "/books/v3"
+PER_PAGE = 200
+BOOKS_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+
+# list endpoint -> (key of the single record in GET /{entity}/{id}, its id field)
+ENTITIES: dict[str, tuple[str, str]] = {
+    "contacts": ("contact", "contact_id"),
+    "items": ("item", "item_id"),
+    "invoices": ("invoice", "invoice_id"),
+    "bills": ("bill", "bill_id"),
+    "customerpayments": ("payment", "payment_id"),
+}
+
+
+def parse_books_time(value: str) -> datetime:
+    """A Books timestamp (2026-11-27T10:15:00+0530) as an aware UTC datetime."""
+    return require_aware(datetime.fromisoformat(value), "Books time").astimezone(UTC)
+
+
+def books_time(moment: datetime) -> str:
+    """A filter value in Books' own format, in UTC, floored to the second Books resolves."""
+    return floor_second(moment.astimezone(UTC)).strftime(BOOKS_TIME_FORMAT)
+
+
+def _entity(entity: str) -> tuple[str, str]:
+    try:
+        return ENTITIES[entity]
+    except KeyError:
+        raise ValueError(f"unknown Books entity {entity!r}; known: {', '.join(ENTITIES)}") from None
+
+
+class BooksClient:
+    """Reads one Books organization through a `ZohoTransport`; thread-safe."""
+
+    def __init__(self, transport: ZohoTransport, organization_id: str | None = None) -> None:
+        self._transport = transport
+        self._organization_id = organization_id or None
+        self._discovery = threading.Lock()
+
+    def organizations(self) -> list[Record]:
+        """Every organization the token's user belongs to."""
+        response = self._transport.request("GET", f"{API}/organizations")
+        return list(response.json().get("organizations") or [])
+
+    @property
+    def organization_id(self) -> str:
+        """The configured organization, else the discovered one (the default, or the only one)."""
+        if self._organization_id is None:
+            with self._discovery:
+                if self._organization_id is None:
+                    self._organization_id = self._discover()
+        return self._organization_id
+
+    def _discover(self) -> str:
+        organizations = self.organizations()
+        defaults = [org for org in organizations if org.get("is_default_org")]
+        chosen = defaults if defaults else organizations
+        if len(chosen) != 1:
+            names = ", ".join(f"{org.get('organization_id')} ({org.get('name')})" for org in organizations)
+            raise ZohoAPIError(
+                f"cannot choose a Books organization among [{names or 'none'}]: "
+                "set ZOHO_BOOKS_ORGANIZATION_ID",
+                method="GET",
+                path=f"{API}/organizations",
+            )
+        return str(chosen[0]["organization_id"])
+
+    def get(self, entity: str, record_id: str | int) -> Record:
+        """One record with everything Books shows on its detail page (line items included)."""
+        key, _ = _entity(entity)
+        response = self._transport.request(
+            "GET", f"{API}/{entity}/{record_id}", params={"organization_id": self.organization_id}
+        )
+        return dict(response.json()[key])
+
+    def iter_records(
+        self, entity: str, modified_from: datetime, modified_to: datetime
+    ) -> Iterator[list[Record]]:
+        """Batches (one per call) of `entity` records with last_modified_time in [from, to), each once.
+
+        List rows are what Books' list endpoints return (no line items: `get` has those).
+        """
+        _, id_field = _entity(entity)
+        start = require_aware(modified_from, "modified_from")
+        end = require_aware(modified_to, "modified_to")
+        emitted = False
+        try:
+            for batch in read_ascending(
+                lambda since, page: self._sorted_page(entity, since, page),
+                start=start,
+                end=end,
+                modified=lambda record: parse_books_time(record["last_modified_time"]),
+                record_id=lambda record: str(record[id_field]),
+            ):
+                emitted = True
+                yield batch
+        except _SortNotHonoured as reason:
+            if emitted:  # a scan now would repeat what was already yielded
+                raise ZohoAPIError(
+                    f"Books stopped sorting {entity} mid-read: {reason}", method="GET", path=f"{API}/{entity}"
+                ) from reason
+            yield from self._scan(entity, start, end)
+
+    def _list(self, entity: str, params: dict[str, Any]) -> dict[str, Any]:
+        query = {"organization_id": self.organization_id, "per_page": PER_PAGE, **params}
+        return self._transport.request("GET", f"{API}/{entity}", params=query).json()
+
+    def _sorted_page(self, entity: str, since: datetime, page: int) -> Page:
+        params = {
+            "page": page,
+            "sort_column": "last_modified_time",
+            "sort_order": "A",
+            "last_modified_time": books_time(since),
+        }
+        try:
+            body = self._list(entity, params)
+        except ZohoInvalidDataError as error:
+            # Books answers an unsupported sort with code 2 "Invalid value passed for sort_column".
+            if error.code == "2" and "sort" in error.message:
+                raise _SortNotHonoured(error.message) from error
+            raise
+        context = body.get("page_context") or {}
+        if context.get("sort_column") != "last_modified_time" or context.get("sort_order") != "A":
+            raise _SortNotHonoured(f"page_context sorted by {context.get('sort_column')!r}")
+        return Page(list(body.get(entity) or []), bool(context.get("has_more_page")))
+
+    def _scan(self, entity: str, start: datetime, end: datetime) -> Iterator[list[Record]]:
+        """Every page, filtered here: the fallback when Books will not sort by modification."""
+        page = 1
+        while True:
+            body = self._list(entity, {"page": page})
+            rows = [
+                record
+                for record in body.get(entity) or []
+                if in_window(parse_books_time(record["last_modified_time"]), start, end)
+            ]
+            if rows:
+                yield rows
+            if not (body.get("page_context") or {}).get("has_more_page"):
+                return
+            page += 1
+
+
+class _SortNotHonoured(Exception):
+    """Books would not list this entity by last_modified_time ascending."""

@@ -1,0 +1,274 @@
+"""The one door every Zoho API call goes through: auth, org-wide limits, retries, errors, counters.
+
+Product clients (CRM, Books, Projects) describe *what* to fetch; this module owns *how* a call
+survives Zoho: a cached access token refreshed once on 401 INVALID_TOKEN, a concurrency limiter
+shared by every transport of the same org, jittered retries for 429 / 5xx / timeouts / dropped
+connections, error bodies turned into the exception hierarchy, and credit counters.
+
+Requests that are not idempotent (POST by default) are retried only when Zoho surely did not act
+on them: a 429, or a connection that never opened. Reads sent as POST (COQL, job creation) pass
+`idempotent=True`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import httpx
+import orjson
+
+from zoho_pipelines.settings import Settings
+from zoho_pipelines.zoho.auth import TOKEN_PATH, AccessToken, TokenProvider
+from zoho_pipelines.zoho.credentials import ZohoCredentials, credentials_from_settings
+from zoho_pipelines.zoho.datacenters import ZohoEndpoints, endpoints
+from zoho_pipelines.zoho.errors import (
+    ZohoAPIError,
+    ZohoConnectionError,
+    ZohoRateLimitError,
+    ZohoServerError,
+    error_from_response,
+    parse_error_body,
+)
+from zoho_pipelines.zoho.limits import ConcurrencyLimiter, org_limiter
+from zoho_pipelines.zoho.retry import RetryPolicy
+from zoho_pipelines.zoho.stats import ApiStats
+
+logger = logging.getLogger("zoho_pipelines.zoho.transport")
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
+EXPIRED_TOKEN_CODES = frozenset({"INVALID_TOKEN", "INVALID_OAUTHTOKEN"})
+USER_AGENT = "zoho-pipelines/0.1 (+httpx)"
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0, pool=120.0)
+
+
+def json_body(response: httpx.Response) -> Any:
+    """The decoded body, `{}` when empty (204); orjson, because decoding is the client's main CPU cost."""
+    return orjson.loads(response.content) if response.content else {}
+
+
+def _never_reached_server(error: ZohoConnectionError) -> bool:
+    return isinstance(error.__cause__, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
+def _is_retryable(idempotent: bool, error: BaseException) -> bool:
+    if isinstance(error, ZohoAPIError) and error.path == TOKEN_PATH:
+        return False  # the token provider has already retried its own call
+    if isinstance(error, ZohoRateLimitError):
+        return True
+    if isinstance(error, ZohoConnectionError):
+        return idempotent or _never_reached_server(error)
+    return idempotent and isinstance(error, ZohoServerError)
+
+
+class ZohoTransport:
+    """Thread-safe HTTP access to one Zoho org."""
+
+    def __init__(
+        self,
+        credentials: ZohoCredentials,
+        zoho_endpoints: ZohoEndpoints,
+        *,
+        data_center: str = "com",
+        trust_token_api_domain: bool = True,
+        concurrency: int = 10,
+        retry_policy: RetryPolicy | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.endpoints = zoho_endpoints
+        self.stats = ApiStats()
+        self.retry_policy = retry_policy or RetryPolicy()
+        self._trust_token_api_domain = trust_token_api_domain
+        self.limiter: ConcurrencyLimiter = org_limiter(
+            zoho_endpoints.api_url, credentials.client_id, concurrency
+        )
+        # Sized by the shared limiter (whose first creator set the limit), plus room for token calls.
+        pool = self.limiter.limit
+        self._http = httpx.Client(
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=pool + 2, max_keepalive_connections=pool),
+            headers={"User-Agent": USER_AGENT},
+            follow_redirects=True,
+        )
+        self.tokens = TokenProvider(
+            credentials,
+            zoho_endpoints.accounts_url,
+            self._http,
+            data_center=data_center,
+            retry_policy=self.retry_policy,
+            stats=self.stats,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, retry_policy: RetryPolicy | None = None) -> ZohoTransport:
+        """The transport the environment describes (credentials, DC, overrides, edition limits)."""
+        return cls(
+            credentials_from_settings(settings),
+            endpoints(settings.zoho_dc, settings.zoho_accounts_url, settings.zoho_api_url),
+            data_center=settings.zoho_dc.value,
+            trust_token_api_domain=settings.zoho_api_url is None,
+            concurrency=settings.concurrency,
+            retry_policy=retry_policy,
+        )
+
+    @property
+    def concurrency(self) -> int:
+        """Calls this org may have in flight; parallel readers size their pools by it."""
+        return self.limiter.limit
+
+    @property
+    def api_domain(self) -> str:
+        """The API origin: the override when configured, else the token response's api_domain."""
+        if not self._trust_token_api_domain:
+            return self.endpoints.api_url
+        return self.tokens.token().api_domain or self.endpoints.api_url
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ZohoTransport:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        credits: int = 1,
+        idempotent: bool | None = None,
+        ok_statuses: Collection[int] = (),
+    ) -> httpx.Response:
+        """Send one call (with retries) and return its response, or raise a `ZohoAPIError`.
+
+        `ok_statuses` lists non-2xx statuses the caller wants back instead of an exception (a 400
+        that carries per-record results, for instance).
+        """
+        call = _Call(method.upper(), url, params, json, data, headers, credits, frozenset(ok_statuses))
+        retrying = self.retry_policy.retrying(
+            partial(_is_retryable, call.idempotent(idempotent)), self.stats.record_retry
+        )
+        return retrying(self._limited_attempt, call)
+
+    @contextmanager
+    def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        credits: int = 1,
+    ) -> Iterator[httpx.Response]:
+        """A streaming response for downloads; the org's limiter slot is held until it closes."""
+        call = _Call(method.upper(), url, params, None, None, headers, credits, frozenset())
+        retrying = self.retry_policy.retrying(
+            partial(_is_retryable, call.idempotent(None)), self.stats.record_retry
+        )
+        response = retrying(self._open_stream, call)
+        try:
+            yield response
+        finally:
+            response.close()
+            self.limiter.release()
+
+    def _limited_attempt(self, call: _Call) -> httpx.Response:
+        with self.limiter:
+            return self._attempt(call, stream=False)
+
+    def _open_stream(self, call: _Call) -> httpx.Response:
+        """One attempt at opening a download; on success the caller owns the limiter slot."""
+        self.limiter.acquire()
+        try:
+            return self._attempt(call, stream=True)
+        except BaseException:
+            self.limiter.release()
+            raise
+
+    def _attempt(self, call: _Call, *, stream: bool) -> httpx.Response:
+        token = self.tokens.token()
+        response = self._send(call, token, stream)
+        if response.status_code == 401 and self._token_expired(response, stream):
+            response.close()
+            self.tokens.invalidate(token)
+            response = self._send(call, self.tokens.token(), stream)
+        if response.is_success or response.status_code in call.ok_statuses:
+            return response
+        if stream:
+            response.read()
+            response.close()
+        raise error_from_response(response, method=call.method, path=call.path)
+
+    def _send(self, call: _Call, token: AccessToken, stream: bool) -> httpx.Response:
+        headers = {"Authorization": f"Zoho-oauthtoken {token.value}", **(call.headers or {})}
+        content = None
+        if call.json is not None:
+            content = orjson.dumps(call.json)
+            headers["Content-Type"] = "application/json"
+        request = self._http.build_request(
+            call.method,
+            self._absolute(call.url, token),
+            params=call.params,
+            content=content,
+            data=call.data,
+            headers=headers,
+        )
+        try:
+            response = self._http.send(request, stream=stream)
+        except httpx.TransportError as exc:
+            self.stats.record_no_response()
+            kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection failed"
+            raise ZohoConnectionError(
+                f"{kind} ({type(exc).__name__})", method=call.method, path=call.path
+            ) from exc
+        self.stats.record_response(
+            response.status_code, call.credits, response.headers.get("X-API-CREDITS-REMAINING")
+        )
+        logger.debug("%s %s -> %d", call.method, call.path, response.status_code)
+        return response
+
+    def _absolute(self, url: str, token: AccessToken) -> str:
+        if url.startswith(("http://", "https://")):
+            return url
+        trusted = self._trust_token_api_domain and token.api_domain
+        base = token.api_domain if trusted else self.endpoints.api_url
+        return f"{base}{url if url.startswith('/') else '/' + url}"
+
+    @staticmethod
+    def _token_expired(response: httpx.Response, stream: bool) -> bool:
+        if stream:
+            response.read()
+        code, _, _ = parse_error_body(response.content)
+        return code in EXPIRED_TOKEN_CODES
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One logical API call, replayed unchanged by every attempt."""
+
+    method: str
+    url: str
+    params: Mapping[str, Any] | None
+    json: Any
+    data: Mapping[str, Any] | None
+    headers: Mapping[str, str] | None
+    credits: int
+    ok_statuses: frozenset[int]
+
+    @property
+    def path(self) -> str:
+        """The URL path only: query strings stay out of errors and logs."""
+        return httpx.URL(self.url).path
+
+    def idempotent(self, declared: bool | None) -> bool:
+        return self.method in IDEMPOTENT_METHODS if declared is None else declared

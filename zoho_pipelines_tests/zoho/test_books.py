@@ -1,0 +1,190 @@
+"""BooksClient over the real transport against the sandbox on loopback."""
+
+from __future__ import annotations
+
+import itertools
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+
+from zoho_pipelines.sandbox.books import BooksApi, organizations_for
+from zoho_pipelines.sandbox.books_data import ENTITIES, ID_FIELDS, BooksDataset
+from zoho_pipelines.sandbox.lazy_records import epoch_ms
+from zoho_pipelines.sandbox.server import RunningSandbox, SandboxConfig, start_sandbox
+from zoho_pipelines.settings import load_settings
+from zoho_pipelines.zoho.books import BooksClient
+from zoho_pipelines.zoho.credentials import credentials_from_settings
+from zoho_pipelines.zoho.datacenters import endpoints
+from zoho_pipelines.zoho.errors import ZohoInvalidDataError, ZohoNotFoundError
+from zoho_pipelines.zoho.retry import RetryPolicy
+from zoho_pipelines.zoho.transport import ZohoTransport
+
+ANCHOR = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+HISTORY_START = ANCHOR - timedelta(days=31)
+
+
+@pytest.fixture(scope="module")
+def running() -> Iterator[RunningSandbox]:
+    with start_sandbox(SandboxConfig(seed=13, records_per_module=900, anchor=ANCHOR)) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture(scope="module")
+def transport(running: RunningSandbox) -> Iterator[ZohoTransport]:
+    with ZohoTransport.from_settings(load_settings(**running.env())) as zoho:
+        yield zoho
+
+
+@pytest.fixture(scope="module")
+def truth(running: RunningSandbox) -> BooksDataset:
+    assert running.state is not None
+    organizations = organizations_for(running.state.config, running.state.crm)
+    return next(org for org in organizations if org.is_default_org).data
+
+
+def expected_ids(truth: BooksDataset, entity: str, start: datetime, end: datetime) -> list[str]:
+    timeline = truth.timelines[entity]
+    inside = (timeline.modified_ms >= epoch_ms(start)) & (timeline.modified_ms < epoch_ms(end))
+    return sorted(str(int(value)) for value in timeline.ids[inside])
+
+
+def read_ids(client: BooksClient, entity: str, start: datetime, end: datetime) -> list[str]:
+    return sorted(
+        record[ID_FIELDS[entity]] for batch in client.iter_records(entity, start, end) for record in batch
+    )
+
+
+def test_discovers_the_default_organization_not_the_first(transport: ZohoTransport) -> None:
+    client = BooksClient(transport)
+    organizations = client.organizations()
+    default = next(org["organization_id"] for org in organizations if org["is_default_org"])
+    assert organizations[0]["organization_id"] != default
+    assert client.organization_id == default
+
+
+@pytest.mark.parametrize("entity", ENTITIES)
+def test_whole_history_window_matches_ground_truth(
+    transport: ZohoTransport, truth: BooksDataset, entity: str
+) -> None:
+    client = BooksClient(transport)
+    assert read_ids(client, entity, HISTORY_START, ANCHOR + timedelta(hours=1)) == sorted(
+        str(int(value)) for value in truth.timelines[entity].ids
+    )
+
+
+def test_daily_windows_partition_the_history_exactly(transport: ZohoTransport, truth: BooksDataset) -> None:
+    client = BooksClient(transport)
+    days = [ANCHOR - timedelta(days=offset) for offset in range(12, -1, -1)]
+    seen: list[str] = []
+    for start, end in itertools.pairwise(days):
+        window = read_ids(client, "invoices", start, end)
+        assert window == expected_ids(truth, "invoices", start, end)
+        seen.extend(window)
+    assert len(seen) == len(set(seen)) == len(expected_ids(truth, "invoices", days[0], days[-1]))
+
+
+def test_window_is_half_open_to_the_second(transport: ZohoTransport, truth: BooksDataset) -> None:
+    client = BooksClient(transport)
+    timeline = truth.timelines["contacts"]
+    index = len(timeline) // 2
+    moment = datetime.fromtimestamp(int(timeline.modified_ms[index]) / 1000, UTC)
+    record_id = str(int(timeline.ids[index]))
+    assert record_id in read_ids(client, "contacts", moment, moment + timedelta(seconds=1))
+    assert record_id not in read_ids(client, "contacts", moment - timedelta(seconds=1), moment)
+
+
+def test_paging_costs_about_one_call_per_200_records(transport: ZohoTransport, truth: BooksDataset) -> None:
+    client = BooksClient(transport)
+    assert client.organization_id  # discovery is not what is measured here
+    before = transport.stats.snapshot()["calls"]
+    ids = read_ids(client, "invoices", HISTORY_START, ANCHOR + timedelta(hours=1))
+    calls = transport.stats.snapshot()["calls"] - before
+    assert len(ids) == len(truth.timelines["invoices"]) > 4 * 200
+    assert calls <= len(ids) // 190 + 2
+
+
+def test_get_returns_the_detail_with_line_items(transport: ZohoTransport, truth: BooksDataset) -> None:
+    client = BooksClient(transport)
+    invoice_id = str(int(truth.timelines["invoices"].ids[5]))
+    invoice = client.get("invoices", invoice_id)
+    assert invoice["invoice_id"] == invoice_id
+    assert invoice["line_items"]
+    with pytest.raises(ZohoNotFoundError):
+        client.get("invoices", "460000000000001")
+
+
+def test_wrong_organization_is_an_error_naming_books_code(transport: ZohoTransport) -> None:
+    client = BooksClient(transport, organization_id="999")
+    with pytest.raises(ZohoInvalidDataError) as raised:
+        next(client.iter_records("invoices", HISTORY_START, ANCHOR))
+    assert raised.value.code == "6041"
+    assert raised.value.status == 400
+
+
+def test_naive_window_bounds_are_refused(transport: ZohoTransport) -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        next(BooksClient(transport).iter_records("invoices", datetime(2026, 11, 1), ANCHOR))
+
+
+@pytest.fixture
+def unsorted_books(running: RunningSandbox, truth: BooksDataset) -> Iterator[str]:
+    """A Books server whose lists ignore last_modified_time (served on its own loopback port)."""
+    assert running.state is not None
+    organizations = organizations_for(running.state.config, running.state.crm)
+    app = Starlette(routes=BooksApi(organizations, "UTC", modified_time_listing=False).routes())
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        thread.join(0.01)
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_falls_back_to_a_full_scan_when_books_will_not_sort(
+    running: RunningSandbox, unsorted_books: str, truth: BooksDataset
+) -> None:
+    settings = load_settings(**running.env())
+    with ZohoTransport(
+        credentials_from_settings(settings),
+        endpoints("com", running.url, unsorted_books),
+        trust_token_api_domain=False,
+    ) as transport:
+        client = BooksClient(transport)
+        start, end = ANCHOR - timedelta(days=4), ANCHOR - timedelta(days=2)
+        assert read_ids(client, "bills", start, end) == expected_ids(truth, "bills", start, end)
+        calls = transport.stats.snapshot()["calls"]
+    assert calls >= int(np.ceil(len(truth.timelines["bills"]) / 200))  # it had to read every page
+
+
+def test_windows_stay_exact_through_injected_faults(sandbox_factory) -> None:
+    faulty = sandbox_factory(
+        seed=13,
+        records_per_module=900,
+        fault_rate=0.15,
+        rate_limit_rate=0.1,
+        drop_rate=0.05,
+        retry_after_s=0.01,
+    )
+    assert faulty.state is not None
+    truth = next(
+        org for org in organizations_for(faulty.state.config, faulty.state.crm) if org.is_default_org
+    )
+    policy = RetryPolicy(max_attempts=12, initial_backoff_s=0.01, max_backoff_s=0.05)
+    with ZohoTransport.from_settings(load_settings(**faulty.env()), retry_policy=policy) as transport:
+        client = BooksClient(transport)
+        start, end = ANCHOR - timedelta(days=20), ANCHOR - timedelta(days=5)
+        assert read_ids(client, "invoices", start, end) == expected_ids(truth.data, "invoices", start, end)
+        assert transport.stats.snapshot()["retries"] > 0
