@@ -43,6 +43,18 @@ def sandbox(
 
 
 @app.command()
+def demo(
+    records: int = typer.Option(20_000, help="Records per CRM module in the sandbox."),
+    port: int = typer.Option(8765, help="Sandbox port (0 picks a free one)."),
+    latency_ms: float = typer.Option(0.0, help="Added latency per sandbox API call, in milliseconds."),
+) -> None:
+    """Sync the last 7 days of every default module from the sandbox into the local lake and DuckDB."""
+    from zoho_pipelines.demo import run_demo
+
+    raise typer.Exit(run_demo(records=records, port=port, latency_ms=latency_ms))
+
+
+@app.command()
 def ingress(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8766, help="Port to listen on (0 picks a free one)."),

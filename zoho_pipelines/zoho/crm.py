@@ -19,8 +19,12 @@ from zoho_pipelines.zoho.crm_records import API, CrmRecordReader, Record
 from zoho_pipelines.zoho.crm_updates import RecordUpdater, UpdateResult
 from zoho_pipelines.zoho.parallel import read_windows_concurrently
 from zoho_pipelines.zoho.transport import ZohoTransport, json_body
+from zoho_pipelines.zoho.windows import parse_zoho_datetime
 
 WINDOWS_PER_WORKER = 4
+# Aim for a few pages per sub-window: each sub-window costs at least one call (one credit), so
+# smaller ones waste quota on sparse stretches, larger ones leave workers idle.
+RECORDS_PER_WINDOW = 1_000
 
 
 class CrmClient:
@@ -80,6 +84,43 @@ class CrmClient:
             windows=windows or WINDOWS_PER_WORKER * concurrency,
             max_workers=concurrency,
         )
+
+    def iter_modified_auto(
+        self, module: str, fields: Sequence[str], start: datetime, end: datetime
+    ) -> Iterator[list[Record]]:
+        """Records modified in [start, end), read the cheapest way that is still fast.
+
+        The first page is read on its own and doubles as a probe: how much of the window its
+        records span estimates the window's volume. A small window is finished page by page (one
+        credit per 200 records, nothing wasted); a large one is split into concurrent sub-windows
+        sized to the estimate, so a quiet day costs one call and a busy day runs at full concurrency.
+        """
+        pages = self.records.iter_modified(module, fields, start, end)
+        first = next(pages, None)
+        if first is None:
+            return
+        last_seen = max(parse_zoho_datetime(record["Modified_Time"]) for record in first)
+        covered = (last_seen - start).total_seconds()
+        remaining = (end - last_seen).total_seconds()
+        estimated_rest = len(first) * remaining / covered if covered > 0 else float("inf")
+        windows = min(
+            int(estimated_rest // RECORDS_PER_WINDOW), WINDOWS_PER_WORKER * self.transport.concurrency
+        )
+        if windows < 2:
+            yield first
+            yield from pages
+            return
+        pages.close()
+        yield first
+        # Records sharing the probe's last second come back from the first sub-window: skip them.
+        seen_at_boundary = {
+            str(record["id"]) for record in first if parse_zoho_datetime(record["Modified_Time"]) == last_seen
+        }
+        rest = self.iter_modified_parallel(module, fields, last_seen, end, windows=windows)
+        for batch in rest:
+            fresh = [record for record in batch if str(record["id"]) not in seen_at_boundary]
+            if fresh:
+                yield fresh
 
     def iter_modified_coql(
         self, module: str, fields: Sequence[str], start: datetime, end: datetime

@@ -1,0 +1,8 @@
+"""The Dagster code location: `dagster dev -w workspace.yaml` or `-m zoho_pipelines.definitions`."""
+
+import dagster as dg
+
+from zoho_pipelines.defs.batch import batch_definitions
+from zoho_pipelines.defs.resources import default_resources
+
+defs = dg.Definitions.merge(batch_definitions(), dg.Definitions(resources=default_resources()))

@@ -1,0 +1,176 @@
+"""The batch assets: `lake/<app>/<module>` daily Parquet partitions and `warehouse/<app>/<module>`.
+
+One asset pair per module the catalog selects (ZOHO_MODULES), built by a factory because a module
+is configuration, not code. Each asset body is one call into `zoho_pipelines.pipeline`; this file
+only turns the results into Dagster metadata, check results, jobs and schedules.
+"""
+
+import os
+from datetime import date, timedelta
+
+import dagster as dg
+
+from zoho_pipelines.catalog import ModuleSpec, selected_modules
+from zoho_pipelines.defs.resources import LakeResource, WarehouseResource, ZohoResource
+from zoho_pipelines.lake import PartitionRef
+from zoho_pipelines.pipeline import load_partition, sync_partition
+from zoho_pipelines.pipeline.checks import COUNT_CHECK, ID_CHECK, check_partition
+
+ZOHO_POOL = "zoho_api"
+DAILY_SYNC_JOB = "zoho_daily_sync"
+
+
+def daily_partitions() -> dg.DailyPartitionsDefinition:
+    """UTC days from ZOHO_PARTITIONS_START (default 2025-01-01) up to yesterday, the last complete day."""
+    return dg.DailyPartitionsDefinition(
+        start_date=os.environ.get("ZOHO_PARTITIONS_START", "2025-01-01"), timezone="UTC", end_offset=0
+    )
+
+
+def _warehouse_kind() -> str:
+    url = os.environ.get("WAREHOUSE_URL", "duckdb://")
+    return {"postgresql": "postgres", "postgres": "postgres", "redshift": "redshift"}.get(
+        url.split(":", 1)[0], "duckdb"
+    )
+
+
+def _day(context: dg.AssetExecutionContext) -> date:
+    return date.fromisoformat(context.partition_key)
+
+
+def module_assets(spec: ModuleSpec, partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    """The lake and warehouse assets of one catalog module."""
+    lake_key = dg.AssetKey(list(spec.lake_asset_key))
+
+    @dg.asset(
+        key=lake_key,
+        group_name=spec.group_name,
+        partitions_def=partitions,
+        kinds={"zoho", "parquet"},
+        pool=ZOHO_POOL,
+        description=(
+            f"Zoho {spec.app.upper()} {spec.api_name}: the records modified on each UTC day, and "
+            f"tombstones for the ones deleted that day, as one zstd Parquet file per day."
+        ),
+        check_specs=[
+            dg.AssetCheckSpec(
+                ID_CHECK, asset=lake_key, description="Every row has an id; live ids are unique."
+            ),
+            dg.AssetCheckSpec(
+                COUNT_CHECK, asset=lake_key, description="The partition holds exactly what Zoho returned."
+            ),
+        ],
+        tags={"zoho/app": spec.app, "zoho/module": spec.module},
+    )
+    def lake_asset(
+        context: dg.AssetExecutionContext, zoho: ZohoResource, lake: LakeResource
+    ) -> dg.MaterializeResult:
+        store = lake.lake()
+        result = sync_partition(zoho.client(), store, spec, _day(context))
+        outcomes = check_partition(
+            store, result.written.ref, records=result.records_received, deletions=result.deletions_received
+        )
+        columns = [dg.TableColumn(field.name, str(field.type)) for field in result.schema.to_arrow()]
+        return dg.MaterializeResult(
+            metadata={
+                "rows": result.written.rows,
+                "records": result.records_received,
+                "deletions": result.deletions_received,
+                "api_calls": result.api_calls,
+                "api_credits": result.api_credits,
+                "bytes": result.written.bytes,
+                "seconds": round(result.seconds, 3),
+                "path": dg.MetadataValue.path(result.written.uri),
+                "added_columns": ", ".join(result.added_columns) or "none",
+                "removed_fields": ", ".join(result.removed_fields) or "none",
+                "dagster/column_schema": dg.TableSchema(columns=columns),
+                "dagster/row_count": result.written.rows,
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=outcome.name,
+                    passed=outcome.passed,
+                    description=outcome.description,
+                    metadata=outcome.metadata,
+                )
+                for outcome in outcomes
+            ],
+        )
+
+    @dg.asset(
+        key=dg.AssetKey(list(spec.warehouse_asset_key)),
+        deps=[lake_key],
+        group_name=spec.group_name,
+        partitions_def=partitions,
+        kinds={_warehouse_kind(), "table"},
+        description=(
+            f"Table {spec.warehouse_schema}.{spec.warehouse_table}: one row per {spec.api_name} record, "
+            f"merged by id from the lake partition (newest _modified_time wins; deletes kept as tombstones)."
+        ),
+        tags={"zoho/app": spec.app, "zoho/module": spec.module},
+        # The daily schedule runs at 02:00 UTC; a table not refreshed between then and 06:00 is stale.
+        freshness_policy=dg.FreshnessPolicy.cron(
+            deadline_cron="0 6 * * *", lower_bound_delta=timedelta(hours=4)
+        ),
+    )
+    def warehouse_asset(
+        context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
+    ) -> dg.MaterializeResult:
+        day = _day(context)
+        with warehouse.connect() as connection:
+            merged = load_partition(connection, lake.lake(), spec, day)
+            total = connection.query(f"select count(*) from {merged.table.sql}")[0][0]  # noqa: S608 quoted identifiers
+        return dg.MaterializeResult(
+            metadata={
+                "table": str(merged.table),
+                "partition_rows": merged.staged_rows,
+                "applied_rows": merged.applied_rows,
+                "inserted_rows": merged.inserted_rows,
+                "updated_rows": merged.updated_rows,
+                "added_columns": ", ".join(merged.added_columns) or "none",
+                "table_rows": int(total),
+                "lake_partition": PartitionRef(spec.app, spec.module, day).key,
+            }
+        )
+
+    return [lake_asset, warehouse_asset]
+
+
+def resync_days() -> int:
+    """Days before yesterday that the daily schedule syncs again, for late changes (ZOHO_RESYNC_DAYS)."""
+    return int(os.environ.get("ZOHO_RESYNC_DAYS", "2"))
+
+
+def daily_schedule() -> dg.ScheduleDefinition:
+    @dg.schedule(
+        job_name=DAILY_SYNC_JOB,
+        cron_schedule="0 2 * * *",
+        execution_timezone="UTC",
+        description="Yesterday's partitions, plus a re-sync of the days before for late changes.",
+    )
+    def zoho_daily_schedule(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
+        today = context.scheduled_execution_time.date()
+        days = [today - timedelta(days=offset) for offset in range(1, resync_days() + 2)]
+        return [
+            dg.RunRequest(run_key=f"{day.isoformat()}@{today.isoformat()}", partition_key=day.isoformat())
+            for day in days
+        ]
+
+    return zoho_daily_schedule
+
+
+def batch_definitions() -> dg.Definitions:
+    partitions = daily_partitions()
+    specs = selected_modules()
+    assets = [asset for spec in specs for asset in module_assets(spec, partitions)]
+    job = dg.define_asset_job(
+        DAILY_SYNC_JOB,
+        selection=dg.AssetSelection.assets(*assets),
+        partitions_def=partitions,
+        description="Zoho to lake to warehouse for one UTC day.",
+    )
+    return dg.Definitions(
+        assets=assets,
+        jobs=[job],
+        schedules=[daily_schedule()],
+    )
