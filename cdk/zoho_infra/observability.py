@@ -1,0 +1,144 @@
+"""Seeing what happens and hearing when it goes wrong.
+
+- `AlarmTopic`: the SNS topic every alarm notifies (encrypted, TLS-only, optional e-mail).
+- `AccessLogBucket`: where S3 server access logs and load-balancer logs of the other buckets go.
+- `AuditTrail`: a multi-region CloudTrail with log file validation, to S3 and CloudWatch Logs.
+- `alarm_when`: one alarm on one metric wired to the topic, so every stack alarms the same way.
+
+Alarms live next to the resource they watch (queues in the events stack, functions where they
+are defined); only the topic is shared, which keeps the cross-stack references to one ARN.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudtrail as cloudtrail
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+
+class AlarmTopic(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, email: str | None) -> None:
+        super().__init__(scope, construct_id)
+        self.key = kms.Key(
+            self,
+            "Key",
+            description="Encrypts the zoho-pipelines alarm topic",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        # CloudWatch publishes alarm notifications to the encrypted topic with this key.
+        self.key.grant(
+            iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
+        )
+        self.topic = sns.Topic(
+            self, "Topic", display_name="zoho-pipelines alarms", master_key=self.key, enforce_ssl=True
+        )
+        if email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+
+
+class AccessLogBucket(Construct):
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        # S3 server access logging and ALB logging only deliver to SSE-S3 buckets.
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            versioned=True,
+            removal_policy=RemovalPolicy.RETAIN,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-access-logs",
+                    expiration=Duration.days(400),
+                    noncurrent_version_expiration=Duration.days(30),
+                    abort_incomplete_multipart_upload_after=Duration.days(7),
+                )
+            ],
+        )
+
+
+class AuditTrail(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, access_logs: s3.IBucket) -> None:
+        super().__init__(scope, construct_id)
+        self.key = kms.Key(
+            self,
+            "Key",
+            description="Encrypts the zoho-pipelines CloudTrail logs",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        # CloudTrail encrypts each log file with a data key from this key.
+        self.key.grant(
+            iam.ServicePrincipal("cloudtrail.amazonaws.com"), "kms:GenerateDataKey*", "kms:DescribeKey"
+        )
+        bucket = s3.Bucket(
+            self,
+            "Bucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix="cloudtrail/",
+            removal_policy=RemovalPolicy.RETAIN,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="archive-trail",
+                    transitions=[
+                        s3.Transition(
+                            storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
+                            transition_after=Duration.days(90),
+                        )
+                    ],
+                    noncurrent_version_expiration=Duration.days(90),
+                )
+            ],
+        )
+        self.trail = cloudtrail.Trail(
+            self,
+            "Trail",
+            bucket=bucket,
+            encryption_key=self.key,
+            is_multi_region_trail=True,
+            include_global_service_events=True,
+            enable_file_validation=True,
+            send_to_cloud_watch_logs=True,
+            cloud_watch_logs_retention=logs.RetentionDays.ONE_YEAR,
+        )
+
+
+def alarm_when(
+    scope: Construct,
+    construct_id: str,
+    *,
+    metric: cloudwatch.IMetric,
+    topic: sns.ITopic,
+    description: str,
+    threshold: float = 1,
+) -> cloudwatch.Alarm:
+    """An alarm that fires when `metric` reaches `threshold` in one evaluation period; missing data
+    (no traffic) is healthy."""
+    alarm = cloudwatch.Alarm(
+        scope,
+        construct_id,
+        metric=metric,
+        threshold=threshold,
+        evaluation_periods=1,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarm_description=description,
+    )
+    alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+    return alarm

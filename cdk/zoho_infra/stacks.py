@@ -1,0 +1,182 @@
+"""The deployable units. Each stack is thin: it places constructs and exposes what others use.
+
+Split by lifecycle: the network and the data outlive everything; the event path, the onboarding
+workflow and Dagster change often and can be redeployed alone. Alarms live with what they watch;
+only the alarm topic crosses stacks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from zoho_infra import assets
+from zoho_infra.config import DeploymentConfig
+from zoho_infra.credentials import ZohoCredentials
+from zoho_infra.dagster import DagsterOnEcs
+from zoho_infra.data import DataLake, Warehouse
+from zoho_infra.events import EventRouting
+from zoho_infra.ingress import WebhookIngress
+from zoho_infra.network import PrivateNetwork
+from zoho_infra.observability import AccessLogBucket, AlarmTopic, AuditTrail
+from zoho_infra.onboarding import OnboardingWorkflow
+from zoho_pipelines.events.routing import Target
+
+
+def zoho_environment(config: DeploymentConfig) -> dict[str, str]:
+    """Settings the Zoho callers need besides their credentials (see the README's table)."""
+    return {"ZOHO_DC": config.zoho_dc}
+
+
+class ObservabilityStack(Stack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: DeploymentConfig, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.alarms = AlarmTopic(self, "Alarms", email=config.alarm_email)
+        self.access_logs = AccessLogBucket(self, "AccessLogs")
+        self.audit = AuditTrail(self, "Audit", access_logs=self.access_logs.bucket)
+        CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
+
+
+class NetworkStack(Stack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: DeploymentConfig, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.network = PrivateNetwork(self, "Network", config=config)
+
+
+class DataStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        network: PrivateNetwork,
+        observability: ObservabilityStack,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.lake = DataLake(self, "Lake", access_logs=observability.access_logs.bucket)
+        self.warehouse = Warehouse(
+            self, "Warehouse", vpc=network.vpc, subnets=network.isolated_subnets, lake=self.lake
+        )
+        self.zoho_credentials = ZohoCredentials(self, "ZohoCredentials")
+        CfnOutput(self, "LakeBucketName", value=self.lake.bucket.bucket_name)
+        CfnOutput(self, "WarehouseEndpoint", value=self.warehouse.endpoint_address)
+        CfnOutput(self, "ZohoCredentialsSecretArn", value=self.zoho_credentials.secret.secret_arn)
+
+
+class OnboardingStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        data: DataStack,
+        topic: sns.ITopic,
+        bundle_dir: Path,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        runtime, architecture = assets.onboarding_runtime()
+        self.workflow = OnboardingWorkflow(
+            self,
+            "Workflow",
+            code=lambda_.Code.from_asset(str(assets.stage_onboarding(bundle_dir / "onboarding"))),
+            runtime=runtime,
+            architecture=architecture,
+            zoho_credentials=data.zoho_credentials.secret,
+            zoho_environment=zoho_environment(config),
+            topic=topic,
+        )
+        CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)
+        CfnOutput(self, "ApprovalQueueUrl", value=self.workflow.approvals.queue.queue_url)
+
+
+class EventsStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        onboarding: OnboardingStack,
+        topic: sns.ITopic,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.routing = EventRouting(
+            self,
+            "Routing",
+            topic=topic,
+            state_machines={Target.ONBOARDING: onboarding.workflow.state_machine},
+        )
+        CfnOutput(self, "EventBusName", value=self.routing.bus.event_bus_name)
+
+
+class IngressStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        network: PrivateNetwork,
+        events: EventsStack,
+        topic: sns.ITopic,
+        bundle_dir: Path,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.ingress = WebhookIngress(
+            self,
+            "Webhooks",
+            code=lambda_.Code.from_asset(str(assets.stage_ingress(bundle_dir / "ingress"))),
+            vpc=network.vpc,
+            subnets=network.isolated_subnets,
+            bus=events.routing.bus,
+            topic=topic,
+        )
+        CfnOutput(self, "WebhookUrl", value=self.ingress.url)
+        CfnOutput(self, "WebhookSecretArn", value=self.ingress.webhook_secret.secret_arn)
+
+
+class DagsterStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        network: PrivateNetwork,
+        data: DataStack,
+        events: EventsStack,
+        image: ecs.ContainerImage,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.dagster = DagsterOnEcs(
+            self,
+            "Dagster",
+            vpc=network.vpc,
+            subnets=network.workload_subnets,
+            image=image,
+            vpc_cidr=config.vpc_cidr,
+            lake_key=data.lake.key,
+            warehouse_security_group_id=data.warehouse.security_group.security_group_id,
+            warehouse_endpoint=data.warehouse.endpoint_address,
+            warehouse_workgroup=data.warehouse.workgroup.workgroup_name,
+            warehouse_copy_role_arn=data.warehouse.copy_role.role_arn,
+            zoho_credentials=data.zoho_credentials.secret,
+            event_queues={str(target): queue.queue for target, queue in events.routing.queues.items()},
+            event_bus_name=events.routing.bus.event_bus_name,
+            zoho_environment=zoho_environment(config),
+        )
+        CfnOutput(self, "ClusterName", value=self.dagster.cluster.cluster_name)
