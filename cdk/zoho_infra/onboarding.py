@@ -6,7 +6,10 @@
     -> CreateZohoProject (retries ZohoAPIError: 30 s, 3 attempts, backoff 2)
     -> SetupBilling -> AIEnrichment -> SendWelcomeSequence -> Onboarded
 
-Any failure is caught, published to the alarm topic with the execution id, and ends the run in
+Every task state retries ZohoAPIError with that same policy, not only CreateZohoProject: every
+handler is idempotent (it looks for its own result before writing), and a Zoho rate limit during
+billing should not fail an onboarding a director has already approved. Any failure left is
+caught, published to the alarm topic with the execution id, and ends the run in
 `OnboardingFailed`. The handlers raise ZohoAPIError (exactly that name, which is what Step
 Functions matches) only for failures worth retrying; see `zoho_pipelines.onboarding.handlers`.
 
@@ -35,6 +38,9 @@ from zoho_infra.observability import alarm_when
 APPROVAL_THRESHOLD = 50_000
 APPROVAL_TIMEOUT = Duration.days(3)
 RETRYABLE_ERROR = "ZohoAPIError"
+RETRY_INTERVAL = Duration.seconds(30)
+RETRY_MAX_ATTEMPTS = 3
+RETRY_BACKOFF_RATE = 2
 HANDLER_MODULE = "zoho_pipelines.onboarding.handlers"
 
 
@@ -199,9 +205,13 @@ class OnboardingWorkflow(Construct):
         ).next(sfn.Fail(self, "OnboardingFailed", error="OnboardingFailed", cause="See the failure report"))
 
         steps = {step.state: self._task(step) for step in STEPS}
-        steps["CreateZohoProject"].add_retry(
-            errors=[RETRYABLE_ERROR], interval=Duration.seconds(30), max_attempts=3, backoff_rate=2
-        )
+        for task in steps.values():
+            task.add_retry(
+                errors=[RETRYABLE_ERROR],
+                interval=RETRY_INTERVAL,
+                max_attempts=RETRY_MAX_ATTEMPTS,
+                backoff_rate=RETRY_BACKOFF_RATE,
+            )
         approval = tasks.SqsSendMessage(
             self,
             "RequireDirectorApproval",

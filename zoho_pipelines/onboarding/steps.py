@@ -1,12 +1,23 @@
 """The onboarding steps themselves, against one org's Zoho APIs (`ZohoClient`).
 
 Every step can run twice for the same deal (a Step Functions retry, a redelivered event, an
-operator's redrive) and must leave Zoho as one run would:
-- creating the project first looks for a project carrying the deal's external key, because
-  Zoho Projects itself does not refuse a second project with the same key;
-- the CRM writes (score, welcome step) set values rather than add records, so repeating them is
-  harmless;
-- billing only reads: Zoho's own Books-CRM sync creates the Books customer for a CRM account.
+operator's redrive) and must leave Zoho as one run would, so every write first looks for its own
+result:
+- CreateZohoProject looks for a project carrying the deal's external key (Projects' External Key
+  field) before creating one, because Zoho Projects itself does not refuse a second project with
+  the same key;
+- SetupBilling finds or creates the Books customer of the deal's account, then finds (by the same
+  external key, as reference_number) or creates the deal's first invoice; see `billing`;
+- AIEnrichment is rule-based: a 0-10 fit score from the deal amount and the account's size and
+  revenue, written to the deal's Deal Score field only when it differs. Rules rather than a model
+  (Amazon Bedrock) because the score must be explainable to sales, reproducible in tests, and
+  must not ship customer data to another service; `fit_score` is the one place to swap;
+- SendWelcomeSequence sets the deal's Next Step to "Welcome sequence started" with workflow
+  triggers on, and the org's CRM workflow rule on that value sends the sequence. A workflow rather
+  than a campaign membership because the e-mails, their timing and their owner stay editable in
+  CRM by sales operations, and Zoho Campaigns needs no separate integration. The step skips the
+  update when Next Step already holds the value, so a retry never fires the workflow (and its
+  e-mails) twice.
 
 State passed between steps is plain JSON (what Step Functions carries): `deal` from qualification,
 then `project`, `billing`, `enrichment`, `welcome` beside it.
@@ -18,6 +29,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from zoho_pipelines.onboarding.billing import BooksBilling
+from zoho_pipelines.onboarding.errors import DealNotQualified, OnboardingError
 from zoho_pipelines.zoho.client import ZohoClient
 from zoho_pipelines.zoho.errors import ZohoAPIError
 from zoho_pipelines.zoho.projects import EXTERNAL_KEY_COLUMN
@@ -26,25 +39,15 @@ CLOSED_WON = "Closed Won"
 DEAL_FIELDS = ("Deal_Name", "Stage", "Amount", "Account_Name", "Owner", "Closing_Date")
 ACCOUNT_FIELDS = ("Account_Name", "Industry", "Employees", "Annual_Revenue")
 WELCOME_STEP = "Welcome sequence started"
+SCORE_FIELD = "Deal_Score__c"
+NEXT_STEP_FIELD = "Next_Step"
 # How far before qualification a project for this deal could have been created: clock skew
 # between Lambda and Zoho, plus a previous execution for the same deal shortly before.
 LOOKUP_MARGIN = timedelta(hours=1)
 
 
-class OnboardingError(Exception):
-    """A deal that cannot be onboarded as it stands; retrying will not change that."""
-
-
-class DealNotQualified(OnboardingError):
-    """The deal is not Closed Won, has no account, or has a malformed amount."""
-
-
-class CustomerNotSynced(OnboardingError):
-    """Books has no customer linked to the deal's CRM account (the Books-CRM sync is off or behind)."""
-
-
 def external_key(deal_id: str) -> str:
-    """The idempotency key a deal's project carries in Projects' External Key field."""
+    """The deal's idempotency key: its project's External Key, its first invoice's reference."""
     return f"zoho-deal-{deal_id}"
 
 
@@ -54,16 +57,14 @@ class OnboardingSteps:
     ) -> None:
         self._client = client
         self._clock = clock
+        self._billing = BooksBilling(client.books, clock=clock)
 
     def qualify(self, event: Mapping[str, Any]) -> dict[str, Any]:
         """The Closed Won event (EventBridge detail) -> the deal as the next steps need it."""
         deal_id = _deal_id(event)
-        records = [
-            r for batch in self._client.crm.iter_by_ids("Deals", [deal_id], DEAL_FIELDS) for r in batch
-        ]
-        if not records:
+        record = self._record("Deals", deal_id, DEAL_FIELDS)
+        if record is None:
             raise DealNotQualified(f"deal {deal_id} does not exist (deleted since the event?)")
-        record = records[0]
         if record.get("Stage") != CLOSED_WON:
             raise DealNotQualified(f"deal {deal_id} is at stage {record.get('Stage')!r}, not {CLOSED_WON}")
         account = record.get("Account_Name")
@@ -114,38 +115,54 @@ class OnboardingSteps:
         return None
 
     def setup_billing(self, state: Mapping[str, Any]) -> dict[str, Any]:
-        """The Books customer that Zoho's Books-CRM sync made for the deal's account."""
-        account_id = state["deal"]["account_id"]
-        since = datetime(2000, 1, 1, tzinfo=UTC)
-        for batch in self._client.books.iter_records("contacts", since, self._clock() + timedelta(minutes=5)):
-            for contact in batch:
-                if contact.get("zcrm_account_id") == account_id and contact.get("contact_type") != "vendor":
-                    return {
-                        "customer_id": str(contact["contact_id"]),
-                        "customer_name": contact.get("contact_name") or "",
-                        "currency_code": contact.get("currency_code") or "",
-                        "organization_id": self._client.books.organization_id,
-                    }
-        raise CustomerNotSynced(f"no Books customer is linked to CRM account {account_id}")
+        """The deal's Books customer (found or created) and its first invoice (found or created)."""
+        deal = state["deal"]
+        customer = self._billing.ensure_customer(deal)
+        invoice = self._billing.ensure_invoice(deal, customer.record, external_key(deal["id"]))
+        summary = {
+            "organization_id": self._client.books.organization_id,
+            "customer_id": str(customer.record["contact_id"]),
+            "customer_name": customer.record.get("contact_name") or "",
+            "customer_created": customer.created,
+            "currency_code": customer.record.get("currency_code") or "",
+            "invoice_id": None,
+            "invoice_created": False,
+        }
+        if invoice is not None:
+            summary.update(
+                invoice_id=str(invoice.record["invoice_id"]),
+                invoice_number=invoice.record.get("invoice_number"),
+                invoice_status=invoice.record.get("status"),
+                invoice_total=invoice.record.get("total"),
+                invoice_created=invoice.created,
+            )
+        return summary
 
     def enrich(self, state: Mapping[str, Any]) -> dict[str, Any]:
         """A 0-10 fit score from the deal and its account, written to the deal's Deal Score."""
         deal = state["deal"]
-        accounts = [
-            r
-            for batch in self._client.crm.iter_by_ids("Accounts", [deal["account_id"]], ACCOUNT_FIELDS)
-            for r in batch
-        ]
-        account = accounts[0] if accounts else {}
+        account = self._record("Accounts", deal["account_id"], ACCOUNT_FIELDS) or {}
         score = fit_score(deal["amount"], account.get("Employees"), account.get("Annual_Revenue"))
-        self._update_deal(deal["id"], {"Deal_Score__c": score}, trigger=())
-        return {"score": score, "industry": account.get("Industry")}
+        current = (self._record("Deals", deal["id"], (SCORE_FIELD,)) or {}).get(SCORE_FIELD)
+        written = not _same_score(current, score)
+        if written:
+            self._update_deal(deal["id"], {SCORE_FIELD: score}, trigger=())
+        return {"score": score, "industry": account.get("Industry"), "written": written}
 
     def send_welcome(self, state: Mapping[str, Any]) -> dict[str, Any]:
-        """Mark the deal's next step; the org's workflow rule on that value sends the sequence."""
+        """Mark the deal's next step, once; the org's workflow rule on that value sends the sequence."""
         deal_id = state["deal"]["id"]
-        self._update_deal(deal_id, {"Next_Step": WELCOME_STEP}, trigger=("workflow",))
-        return {"next_step": WELCOME_STEP}
+        current = (self._record("Deals", deal_id, (NEXT_STEP_FIELD,)) or {}).get(NEXT_STEP_FIELD)
+        triggered = current != WELCOME_STEP
+        if triggered:
+            self._update_deal(deal_id, {NEXT_STEP_FIELD: WELCOME_STEP}, trigger=("workflow",))
+        return {"next_step": WELCOME_STEP, "triggered": triggered}
+
+    def _record(self, module: str, record_id: str, fields: tuple[str, ...]) -> dict[str, Any] | None:
+        for batch in self._client.crm.iter_by_ids(module, [record_id], fields):
+            for record in batch:
+                return record
+        return None
 
     def _update_deal(self, deal_id: str, values: dict[str, Any], *, trigger: tuple[str, ...]) -> None:
         result = self._client.crm.update_records("Deals", [{"id": deal_id, **values}], trigger=trigger)
@@ -163,6 +180,14 @@ def fit_score(amount: float, employees: Any, annual_revenue: Any) -> float:
     if isinstance(annual_revenue, int | float) and not isinstance(annual_revenue, bool):
         parts.append(min(float(annual_revenue) / 50_000_000, 1.0))
     return round(10 * sum(parts) / len(parts), 3)
+
+
+def _same_score(current: Any, score: float) -> bool:
+    """Whether the deal already holds `score` (CRM may render a decimal field as text)."""
+    try:
+        return round(float(current), 3) == score
+    except (TypeError, ValueError):
+        return False
 
 
 def _deal_id(event: Mapping[str, Any]) -> str:

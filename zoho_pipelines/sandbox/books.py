@@ -1,5 +1,13 @@
-"""Zoho Books v3 endpoints of the sandbox: organizations, contacts, items, invoices, bills and
-customer payments, listed with page/per_page and filtered on last_modified_time like Books.
+"""Zoho Books v3 endpoints of the sandbox: organizations, contacts, items, invoices, bills,
+customer payments and recurring invoices, listed with page/per_page and filtered on
+last_modified_time like Books; and the writes onboarding makes: POST /contacts, /invoices and
+/recurringinvoices.
+
+Writes take Books' JSON body (or the older form field JSONString), are validated the way Books
+refuses bad input (HTTP 400 with a Books code and message; a contact name or recurrence name
+already in use is refused, since Books keeps those unique), answer 201 with the created record, and
+are kept: later GETs, lists and filters return them. Books does not deduplicate invoices by
+reference number, and neither does the sandbox: idempotency is the caller's job.
 
 Auth, latency, rate limits, faults and call statistics are the sandbox middleware's job; these
 handlers only answer the Books protocol, including its error bodies ({"code": n, "message": ...}).
@@ -7,9 +15,13 @@ handlers only answer the Books protocol, including its error bodies ({"code": n,
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import parse_qsl
 
 import numpy as np
 import orjson
@@ -21,16 +33,25 @@ from zoho_pipelines.sandbox.books_data import (
     BASE_CURRENCY,
     CURRENCIES,
     ENTITIES,
+    LIST_FILTERS,
+    RECURRENCE_FREQUENCIES,
     REPORT_NAMES,
     SINGULAR,
     BooksDataset,
     BooksSizes,
+    LineItem,
+    to_cents,
 )
 from zoho_pipelines.sandbox.lazy_records import epoch_ms, resolve_anchor
 
 MAX_PER_PAGE = 200
 DEFAULT_PER_PAGE = 200
 SORT_COLUMNS = ("created_time", "last_modified_time")
+MAX_NAME_LENGTH = 200
+MAX_REFERENCE_LENGTH = 100
+INVALID_VALUE = 4  # Books: "Invalid value passed for <field>"
+NAME_IN_USE = 3062
+RECURRENCE_NAME_IN_USE = 11012
 
 
 class BooksError(Exception):
@@ -158,11 +179,24 @@ class BooksApi:
                 routes=[
                     Route("/organizations", self.list_organizations),
                     Route("/organizations/{organization_id}", self.get_organization),
-                    Route("/{entity}", self.list_records),
-                    Route("/{entity}/{record_id}", self.get_record),
+                    Route("/{entity}", self.collection, methods=["GET", "POST"]),
+                    Route("/{entity}/{record_id}", self.get_record, methods=["GET"]),
                 ],
             )
         ]
+
+    async def collection(self, request: Request) -> Response:
+        """GET lists an entity, POST creates one (contacts, invoices, recurring invoices)."""
+        if request.method != "POST":
+            return await self.list_records(request)
+        create = {
+            "contacts": self.create_contact,
+            "invoices": self.create_invoice,
+            "recurringinvoices": self.create_recurring_invoice,
+        }.get(request.path_params["entity"])
+        if create is None:
+            return books_json({"code": 5, "message": "Invalid URL Passed"}, 404)
+        return await create(request)
 
     def _organization(self, request: Request) -> Organization:
         organization_id = request.query_params.get("organization_id", "").strip()
@@ -215,6 +249,13 @@ class BooksApi:
             sort_by_modified=sort_column == "last_modified_time",
             descending=sort_order == "D",
         )
+        filters = {
+            name: request.query_params[name]
+            for name in LIST_FILTERS.get(entity, ())
+            if request.query_params.get(name)
+        }
+        if filters:
+            order = org.data.filter(entity, order, filters)
         start = (page - 1) * per_page
         window = order[start : start + per_page]
         page_context: dict[str, Any] = {
@@ -246,6 +287,214 @@ class BooksApi:
             return books_json({"code": 1002, "message": f"{label} does not exist."}, 404)
         record = org.data.render(entity, index)
         return books_json({"code": 0, "message": "success", SINGULAR[entity]: record})
+
+    # ---- writes -------------------------------------------------------------------------------
+
+    async def create_contact(self, request: Request) -> Response:
+        return await self._create(
+            request,
+            "contacts",
+            "The contact has been added.",
+            _contact_fields,
+            lambda data, fields, now_ms: data.create_contact(fields, now_ms),
+        )
+
+    async def create_invoice(self, request: Request) -> Response:
+        sent = (request.query_params.get("send") or "false").lower() == "true"
+        return await self._create(
+            request,
+            "invoices",
+            "The invoice has been created.",
+            _document_fields,
+            lambda data, fields, now_ms: data.create_invoice(fields, fields["lines"], now_ms, sent=sent),
+        )
+
+    async def create_recurring_invoice(self, request: Request) -> Response:
+        return await self._create(
+            request,
+            "recurringinvoices",
+            "The recurring invoice has been created.",
+            _recurring_fields,
+            lambda data, fields, now_ms: data.create_recurring_invoice(fields, fields["lines"], now_ms),
+        )
+
+    async def _create(
+        self,
+        request: Request,
+        entity: str,
+        message: str,
+        validate: Callable[[BooksDataset, dict[str, Any]], dict[str, Any]],
+        create: Callable[[BooksDataset, dict[str, Any], int], dict],
+    ) -> Response:
+        try:
+            org = self._organization(request)
+            fields = validate(org.data, await _request_body(request))
+        except BooksError as error:
+            return books_json({"code": error.code, "message": error.message}, error.status)
+        record = create(org.data, fields, int(time.time() * 1000))
+        return books_json({"code": 0, "message": message, SINGULAR[entity]: record}, 201)
+
+
+async def _request_body(request: Request) -> dict[str, Any]:
+    """The JSON object Books takes as the body, or in the form field JSONString (older clients)."""
+    raw = await request.body()
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        raw = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True)).get("JSONString", "").encode()
+    try:
+        body = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        body = None
+    if not isinstance(body, dict):
+        raise _invalid("JSONString")
+    return body
+
+
+def _invalid(field: str) -> BooksError:
+    return BooksError(400, INVALID_VALUE, f"Invalid value passed for {field}")
+
+
+def _text(
+    body: Mapping[str, Any], field: str, *, required: bool = False, limit: int = MAX_NAME_LENGTH
+) -> str:
+    value = body.get(field)
+    if value is None or value == "":
+        if required:
+            raise _invalid(field)
+        return ""
+    if not isinstance(value, str) or len(value.strip()) > limit or not value.strip():
+        raise _invalid(field)
+    return value.strip()
+
+
+def _date(body: Mapping[str, Any], field: str, *, required: bool = False) -> date | None:
+    raw = body.get(field)
+    if raw in (None, ""):
+        if required:
+            raise _invalid(field)
+        return None
+    try:
+        return date.fromisoformat(str(raw))
+    except ValueError:
+        raise _invalid(field) from None
+
+
+def _whole(body: Mapping[str, Any], field: str, default: int, minimum: int) -> int:
+    value = body.get(field, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise _invalid(field)
+    return value
+
+
+def _contact_fields(data: BooksDataset, body: dict[str, Any]) -> dict[str, Any]:
+    name = _text(body, "contact_name", required=True)
+    if data.name_taken("contacts", "contact_name", name):
+        raise BooksError(
+            400, NAME_IN_USE, "The contact name already exists. Please specify a different name."
+        )
+    contact_type = body.get("contact_type", "customer")
+    if contact_type not in ("customer", "vendor"):
+        raise _invalid("contact_type")
+    sub_type = body.get("customer_sub_type", "business")
+    if sub_type not in ("business", "individual"):
+        raise _invalid("customer_sub_type")
+    currency = body.get("currency_code") or BASE_CURRENCY
+    if currency not in CURRENCIES:
+        raise _invalid("currency_code")
+    zcrm_account_id = _text(body, "zcrm_account_id", limit=30)
+    if zcrm_account_id and not zcrm_account_id.isdigit():
+        raise _invalid("zcrm_account_id")
+    email = _text(body, "email", limit=100)
+    if email and "@" not in email:
+        raise _invalid("email")
+    return {
+        "contact_name": name,
+        "company_name": _text(body, "company_name"),
+        "contact_type": contact_type,
+        "customer_sub_type": sub_type,
+        "currency_code": currency,
+        "payment_terms": _whole(body, "payment_terms", 0, 0),
+        "zcrm_account_id": zcrm_account_id,
+        "first_name": _text(body, "first_name", limit=100),
+        "last_name": _text(body, "last_name", limit=100),
+        "email": email,
+        "phone": _text(body, "phone", limit=50),
+        "notes": _text(body, "notes", limit=5_000),
+    }
+
+
+def _document_fields(data: BooksDataset, body: dict[str, Any]) -> dict[str, Any]:
+    """What invoices and recurring profiles share: an existing customer, a reference, lines."""
+    customer_id = str(body.get("customer_id") or "")
+    customer = data.contact(customer_id)
+    if customer is None or customer["contact_type"] != "customer":
+        raise _invalid("customer_id")
+    fields: dict[str, Any] = {
+        "customer": customer,
+        "reference_number": _text(body, "reference_number", limit=MAX_REFERENCE_LENGTH),
+        "lines": _line_items(data, body.get("line_items")),
+        "date": _date(body, "date"),
+    }
+    if "payment_terms" in body:
+        fields["payment_terms"] = _whole(body, "payment_terms", 0, 0)
+    return fields
+
+
+def _recurring_fields(data: BooksDataset, body: dict[str, Any]) -> dict[str, Any]:
+    name = _text(body, "recurrence_name", required=True, limit=MAX_REFERENCE_LENGTH)
+    if data.name_taken("recurringinvoices", "recurrence_name", name):
+        raise BooksError(400, RECURRENCE_NAME_IN_USE, "Recurrence name already exists.")
+    frequency = body.get("recurrence_frequency")
+    if frequency not in RECURRENCE_FREQUENCIES:
+        raise _invalid("recurrence_frequency")
+    start = _date(body, "start_date", required=True)
+    end = _date(body, "end_date")
+    if start is not None and end is not None and end < start:
+        raise _invalid("end_date")
+    return {
+        **_document_fields(data, body),
+        "recurrence_name": name,
+        "recurrence_frequency": frequency,
+        "repeat_every": _whole(body, "repeat_every", 1, 1),
+        "start_date": start,
+        "end_date": end,
+    }
+
+
+def _line_items(data: BooksDataset, raw: Any) -> list[LineItem]:
+    if not isinstance(raw, list) or not raw:
+        raise _invalid("line_items")
+    lines = []
+    for row in raw:
+        if not isinstance(row, dict):
+            raise _invalid("line_items")
+        item_id = str(row.get("item_id") or "")
+        item = None
+        if item_id:
+            index = data.timelines["items"].index_of(int(item_id)) if item_id.isdigit() else None
+            if index is None:
+                raise _invalid("item_id")
+            item = data.render("items", index)
+        name = _text(row, "name") or (item["name"] if item else "")
+        if not name:
+            raise _invalid("name")
+        rate = _amount(row.get("rate", item["rate"] if item else None), "rate", minimum=Decimal(0))
+        quantity = _amount(row.get("quantity", 1), "quantity", minimum=Decimal("0.01"))
+        lines.append(
+            LineItem(name, _text(row, "description", limit=2_000), to_cents(rate), quantity, item_id)
+        )
+    return lines
+
+
+def _amount(value: Any, field: str, *, minimum: Decimal) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _invalid(field)
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise _invalid(field) from None
+    if not amount.is_finite() or amount < minimum:
+        raise _invalid(field)
+    return amount
 
 
 def organizations_for(config: Any, crm: Any) -> list[Organization]:

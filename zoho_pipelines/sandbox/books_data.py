@@ -1,16 +1,23 @@
 """Deterministic Zoho Books v3 data: customers linked to CRM accounts, vendors, items, invoices,
-bills and customer payments, rendered lazily by index.
+bills and customer payments, rendered lazily by index; plus the contacts, invoices and recurring
+invoices clients create through the API.
 
-Everything is a pure function of (seed, anchor, history, time zone, sizes, CRM ids): two sandboxes
-with the same inputs serve byte-identical pages. Amounts are computed in integer cents and
-rendered as two-decimal JSON numbers, so totals always add up exactly.
+Generated data is a pure function of (seed, anchor, history, time zone, sizes, CRM ids): two
+sandboxes with the same inputs serve byte-identical pages. Created records are stored whole and
+take the next index of their entity's timeline, so every listing, filter and look-up sees them
+exactly like generated ones; their ids follow from the seed and the creation order. Amounts are
+computed in integer cents and rendered as two-decimal JSON numbers, so totals always add up exactly.
 """
 
 from __future__ import annotations
 
 import random
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -27,13 +34,14 @@ from zoho_pipelines.sandbox.lazy_records import (
 
 BOOKS_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 
-ENTITIES = ("contacts", "items", "invoices", "bills", "customerpayments")
+ENTITIES = ("contacts", "items", "invoices", "bills", "customerpayments", "recurringinvoices")
 SINGULAR = {
     "contacts": "contact",
     "items": "item",
     "invoices": "invoice",
     "bills": "bill",
     "customerpayments": "payment",
+    "recurringinvoices": "recurring_invoice",
 }
 ID_FIELDS = {
     "contacts": "contact_id",
@@ -41,6 +49,7 @@ ID_FIELDS = {
     "invoices": "invoice_id",
     "bills": "bill_id",
     "customerpayments": "payment_id",
+    "recurringinvoices": "recurrence_id",
 }
 REPORT_NAMES = {
     "contacts": "Contacts",
@@ -48,7 +57,21 @@ REPORT_NAMES = {
     "invoices": "Invoices",
     "bills": "Bills",
     "customerpayments": "Customer Payments",
+    "recurringinvoices": "Recurring Invoices",
 }
+# Where ids of an entity start when it has no record yet (recurring profiles are never generated).
+FIRST_IDS = {
+    "contacts": 460_000_000_010_000,
+    "invoices": 460_000_000_100_000,
+    "recurringinvoices": 460_000_000_400_000,
+}
+# The list filters each entity understands (Books ignores the ones it does not know, and so do we).
+LIST_FILTERS = {
+    "contacts": ("contact_name", "contact_name_contains", "contact_type"),
+    "invoices": ("reference_number", "customer_id"),
+    "recurringinvoices": ("recurrence_name", "customer_id"),
+}
+RECURRENCE_FREQUENCIES = ("days", "weeks", "months", "years")
 
 BASE_CURRENCY = "USD"
 # (currency_id, exchange rate to the base currency, share of customers billed in it)
@@ -111,6 +134,16 @@ def money(cents: int) -> float:
     return round(cents / 100, 2)
 
 
+def to_cents(amount: Decimal) -> int:
+    """An amount (a validated JSON number) in whole cents, rounded half up like Books."""
+    return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def reference_number(index: int) -> str:
+    """The customer's purchase-order reference of the index-th generated invoice."""
+    return f"PO-{(index * 7919) % 100_000:05d}"
+
+
 def books_time(moment_ms: int, zone: ZoneInfo) -> str:
     """Books' own timestamp shape, e.g. 2026-11-27T10:15:00+0530, in the organization's zone."""
     return from_epoch_ms(moment_ms).astimezone(zone).strftime(BOOKS_TIME_FORMAT)
@@ -118,6 +151,17 @@ def books_time(moment_ms: int, zone: ZoneInfo) -> str:
 
 def _books_date(moment_ms: int, zone: ZoneInfo) -> datetime:
     return from_epoch_ms(moment_ms).astimezone(zone)
+
+
+@dataclass(frozen=True)
+class LineItem:
+    """One validated line of a created invoice or recurring profile."""
+
+    name: str
+    description: str
+    rate_cents: int
+    quantity: Decimal
+    item_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -159,6 +203,12 @@ class BooksDataset:
         self._build_items(rng, sizes, start_ms)
         self._build_invoices_and_payments(rng, sizes, start_ms)
         self._build_bills(rng, sizes, start_ms)
+        self.timelines["recurringinvoices"] = Timeline.empty()
+        # Records created through the API, by entity and index (every index past the generated ones).
+        self.generated = {entity: len(timeline) for entity, timeline in self.timelines.items()}
+        self._stored: dict[str, dict[int, dict[str, Any]]] = {entity: {} for entity in ENTITIES}
+        self._contact_names: list[str] | None = None
+        self._write_lock = threading.Lock()
 
     # ---- vectorised construction ------------------------------------------------------------
 
@@ -226,6 +276,9 @@ class BooksDataset:
 
     def render(self, entity: str, index: int) -> dict:
         """The full record (what GET /{entity}/{id} returns)."""
+        stored = self._stored[entity].get(index)
+        if stored is not None:
+            return dict(stored)  # a copy: list rows drop keys from what this returns
         return getattr(self, f"_render_{entity}")(index)
 
     def list_row(self, entity: str, index: int) -> dict:
@@ -378,7 +431,7 @@ class BooksDataset:
         return {
             "invoice_id": str(int(self.timelines["invoices"].ids[index])),
             "invoice_number": f"INV-{index + 1:06d}",
-            "reference_number": f"PO-{(index * 7919) % 100_000:05d}",
+            "reference_number": reference_number(index),
             "customer_id": str(int(self.timelines["contacts"].ids[customer])),
             "customer_name": party.name,
             "status": self._document_status(code, due),
@@ -463,3 +516,205 @@ class BooksDataset:
             ],
             **self._times("customerpayments", index),
         }
+
+    # ---- list filters -------------------------------------------------------------------------
+
+    def filter(self, entity: str, order: np.ndarray, filters: Mapping[str, str]) -> np.ndarray:
+        """The indices of `order` whose records match every filter (exact match, case-insensitive,
+        as Books compares; `_contains` for a substring), order kept."""
+        for name, wanted in filters.items():
+            field = name.removesuffix("_contains")
+            values = self._column(entity, field, order)
+            needle = wanted.casefold()
+            if name.endswith("_contains"):
+                mask = [needle in value.casefold() for value in values]
+            else:
+                mask = [value.casefold() == needle for value in values]
+            order = order[np.asarray(mask, dtype=bool)]
+        return order
+
+    def _column(self, entity: str, field: str, indices: np.ndarray) -> list[str]:
+        """One field of many records, without rendering the generated ones whole."""
+        generated = self.generated[entity]
+        values = []
+        for index in indices.tolist():
+            if index >= generated:
+                values.append(str(self._stored[entity][index].get(field) or ""))
+            else:
+                values.append(self._generated_value(entity, field, index))
+        return values
+
+    def _generated_value(self, entity: str, field: str, index: int) -> str:
+        if entity == "contacts" and field == "contact_name":
+            return self._generated_contact_names()[index]
+        if entity == "contacts" and field == "contact_type":
+            return "vendor" if self.is_vendor[index] else "customer"
+        if entity == "invoices" and field == "reference_number":
+            return reference_number(index)
+        if entity == "invoices" and field == "customer_id":
+            return str(int(self.timelines["contacts"].ids[int(self.invoice_customer[index])]))
+        raise KeyError(f"{entity} cannot be filtered on {field}")
+
+    def _generated_contact_names(self) -> list[str]:
+        if self._contact_names is None:
+            self._contact_names = [self._party(i).name for i in range(self.generated["contacts"])]
+        return self._contact_names
+
+    # ---- records created through the API ----------------------------------------------------
+
+    def contact(self, contact_id: str) -> dict | None:
+        """The contact with this id, or None."""
+        index = self.timelines["contacts"].index_of(int(contact_id)) if contact_id.isdigit() else None
+        return None if index is None else self.render("contacts", index)
+
+    def name_taken(self, entity: str, field: str, name: str) -> bool:
+        """Whether a record of `entity` already holds `name` in `field` (compared as Books does)."""
+        everything = np.arange(len(self.timelines[entity]))
+        return bool(len(self.filter(entity, everything, {field: name})))
+
+    def create_contact(self, fields: Mapping[str, Any], now_ms: int) -> dict:
+        """Store a new contact; `fields` are validated request values (contact_name at least)."""
+        name = fields["contact_name"]
+        customer = fields.get("contact_type", "customer") == "customer"
+        currency = fields.get("currency_code") or BASE_CURRENCY
+        terms_days = int(fields.get("payment_terms", 0))
+        zcrm_account_id = fields.get("zcrm_account_id", "")
+        record = {
+            "contact_name": name,
+            "customer_name": name if customer else "",
+            "vendor_name": "" if customer else name,
+            "company_name": fields.get("company_name") or name,
+            "contact_type": "customer" if customer else "vendor",
+            "customer_sub_type": fields.get("customer_sub_type", "business"),
+            "status": "active",
+            "source": "api",
+            "is_linked_with_zohocrm": bool(zcrm_account_id),
+            "zcrm_account_id": zcrm_account_id,
+            "zcrm_contact_id": "",
+            "first_name": fields.get("first_name", ""),
+            "last_name": fields.get("last_name", ""),
+            "email": fields.get("email", ""),
+            "phone": fields.get("phone", ""),
+            "currency_id": CURRENCIES[currency][0],
+            "currency_code": currency,
+            "payment_terms": terms_days,
+            "payment_terms_label": _terms_label(terms_days),
+            "notes": fields.get("notes", ""),
+            "contact_persons": [],
+        }
+        return self._store("contacts", now_ms, lambda record_id, index: record)
+
+    def create_invoice(
+        self, fields: Mapping[str, Any], lines: Sequence[LineItem], now_ms: int, *, sent: bool
+    ) -> dict:
+        """Store a new invoice for an existing customer: a draft, or "sent" when asked to send it."""
+        customer = fields["customer"]
+        issued: date = fields.get("date") or from_epoch_ms(now_ms).astimezone(self.zone).date()
+        terms_days = int(fields.get("payment_terms", customer["payment_terms"]))
+
+        def build(record_id: int, index: int) -> dict:
+            rendered, sub_total = _created_lines(record_id, lines)
+            return {
+                "invoice_number": f"INV-{index + 1:06d}",  # numbered on, like the generated ones
+                "reference_number": fields.get("reference_number", ""),
+                **_billing_party(customer),
+                "status": "sent" if sent else "draft",
+                "date": issued.isoformat(),
+                "due_date": (issued + timedelta(days=terms_days)).isoformat(),
+                "payment_terms": terms_days,
+                "payment_terms_label": _terms_label(terms_days),
+                "sub_total": money(sub_total),
+                "tax_total": 0.0,
+                "total": money(sub_total),
+                "payment_made": 0.0,
+                "balance": money(sub_total),
+                "line_items": rendered,
+            }
+
+        return self._store("invoices", now_ms, build)
+
+    def create_recurring_invoice(
+        self, fields: Mapping[str, Any], lines: Sequence[LineItem], now_ms: int
+    ) -> dict:
+        """Store a new recurring invoice profile; Books raises its invoices from start_date on."""
+        start: date = fields["start_date"]
+        end: date | None = fields.get("end_date")
+
+        def build(record_id: int, index: int) -> dict:
+            rendered, sub_total = _created_lines(record_id, lines)
+            return {
+                "recurrence_name": fields["recurrence_name"],
+                "reference_number": fields.get("reference_number", ""),
+                **_billing_party(fields["customer"]),
+                "status": "active",
+                "recurrence_frequency": fields["recurrence_frequency"],
+                "repeat_every": int(fields.get("repeat_every", 1)),
+                "start_date": start.isoformat(),
+                "end_date": end.isoformat() if end else "",
+                "next_invoice_date": start.isoformat(),
+                "last_sent_date": "",
+                "sub_total": money(sub_total),
+                "tax_total": 0.0,
+                "total": money(sub_total),
+                "line_items": rendered,
+            }
+
+        return self._store("recurringinvoices", now_ms, build)
+
+    def _store(self, entity: str, now_ms: int, build: Callable[[int, int], dict]) -> dict:
+        """Keep a created record under the next id and index of `entity` (whole seconds, like Books).
+
+        `build(record_id, index)` shapes it; the lock makes id, index and number one step.
+        """
+        with self._write_lock:
+            timeline = self.timelines[entity]
+            rng = record_rng(self.seed, f"books-created-{entity}", len(timeline))
+            last = int(timeline.ids[-1]) if len(timeline) else FIRST_IDS[entity]
+            record_id = last + rng.randint(1, 63)
+            moment = now_ms // 1000 * 1000
+            index = timeline.append(record_id, moment, moment)
+            stored = {
+                ID_FIELDS[entity]: str(record_id),
+                **build(record_id, index),
+                **self._times(entity, index),
+            }
+            self._stored[entity][index] = stored
+            return dict(stored)
+
+
+def _terms_label(days: int) -> str:
+    return dict(PAYMENT_TERMS).get(days, f"Net {days}")
+
+
+def _billing_party(customer: Mapping[str, Any]) -> dict:
+    """What a document repeats about its customer (billed in the customer's currency)."""
+    currency = customer["currency_code"]
+    return {
+        "customer_id": customer["contact_id"],
+        "customer_name": customer["contact_name"],
+        "currency_id": CURRENCIES[currency][0],
+        "currency_code": currency,
+        "exchange_rate": float(CURRENCIES[currency][1]),
+    }
+
+
+def _created_lines(record_id: int, lines: Sequence[LineItem]) -> tuple[list[dict], int]:
+    """A created document's line items (ids derived from the document's) and its total in cents."""
+    rendered, sub_total = [], 0
+    for order, line in enumerate(lines, start=1):
+        item_total = to_cents(Decimal(line.rate_cents) * line.quantity / 100)
+        sub_total += item_total
+        rendered.append(
+            {
+                "line_item_id": f"{record_id}{order:03d}",
+                "item_id": line.item_id,
+                "name": line.name,
+                "description": line.description,
+                "item_order": order,
+                "quantity": float(line.quantity),
+                "rate": money(line.rate_cents),
+                "tax_percentage": 0,
+                "item_total": money(item_total),
+            }
+        )
+    return rendered, sub_total

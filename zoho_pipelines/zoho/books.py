@@ -1,4 +1,5 @@
-"""Zoho Books v3: organization discovery, modified-time windows of any list entity, single records.
+"""Zoho Books v3: organization discovery, modified-time windows of any list entity, single records,
+filtered look-ups, and creating contacts, invoices and recurring invoices.
 
 Every Books call names its organization (`organization_id`). When none is configured
 (ZOHO_BOOKS_ORGANIZATION_ID), the organization is discovered once: the user's default one, or the
@@ -9,12 +10,17 @@ Windows are read sorted by last_modified_time and re-queried from the cursor (se
 `ascending_window`). Books echoes the sort it applied in `page_context`; if it does not confirm
 last_modified_time ascending, the read falls back to scanning every page and filtering here, which
 is slower but cannot miss a record.
+
+Creating is a POST, which the transport does not retry once Zoho may have acted on it, and Books
+takes no idempotency key: a caller that must not create twice looks its record up first by a key
+it controls (an invoice's reference_number, a recurring profile's recurrence_name, which Books keeps
+unique, a contact's name, also unique) with `search`.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,7 +40,9 @@ ENTITIES: dict[str, tuple[str, str]] = {
     "invoices": ("invoice", "invoice_id"),
     "bills": ("bill", "bill_id"),
     "customerpayments": ("payment", "payment_id"),
+    "recurringinvoices": ("recurring_invoice", "recurrence_id"),
 }
+CREATABLE = frozenset({"contacts", "invoices", "recurringinvoices"})
 
 
 def parse_books_time(value: str) -> datetime:
@@ -55,7 +63,7 @@ def _entity(entity: str) -> tuple[str, str]:
 
 
 class BooksClient:
-    """Reads one Books organization through a `ZohoTransport`; thread-safe."""
+    """Reads and writes one Books organization through a `ZohoTransport`; thread-safe."""
 
     def __init__(self, transport: ZohoTransport, organization_id: str | None = None) -> None:
         self._transport = transport
@@ -97,6 +105,56 @@ class BooksClient:
             "GET", f"{API}/{entity}/{record_id}", params={"organization_id": self.organization_id}
         )
         return dict(response.json()[key])
+
+    def search(self, entity: str, filters: Mapping[str, str]) -> list[Record]:
+        """Every list row matching Books' own list filters (`{"reference_number": ...}`), all pages.
+
+        Meant for narrow look-ups by a key: the filters must be ones Books applies to `entity`,
+        because Books ignores the ones it does not know and would answer the whole list.
+        """
+        _entity(entity)
+        rows: list[Record] = []
+        page = 1
+        while True:
+            body = self._list(entity, {**filters, "page": page})
+            rows.extend(body.get(entity) or [])
+            if not (body.get("page_context") or {}).get("has_more_page"):
+                return rows
+            page += 1
+
+    def create_contact(self, contact: Mapping[str, Any]) -> Record:
+        """Create a customer or vendor (Books' field names: contact_name, contact_type, ...)."""
+        return self._create("contacts", contact)
+
+    def create_invoice(self, invoice: Mapping[str, Any], *, send: bool = False) -> Record:
+        """Create an invoice: a draft, unless `send` mails it to the customer's contact persons."""
+        return self._create("invoices", invoice, {"send": str(send).lower()})
+
+    def create_recurring_invoice(self, profile: Mapping[str, Any]) -> Record:
+        """Create a recurring invoice profile (recurrence_name, recurrence_frequency, start_date...)."""
+        return self._create("recurringinvoices", profile)
+
+    def _create(
+        self, entity: str, record: Mapping[str, Any], params: Mapping[str, str] | None = None
+    ) -> Record:
+        key, _ = _entity(entity)
+        if entity not in CREATABLE:
+            raise ValueError(
+                f"this client does not create {entity}; it creates {', '.join(sorted(CREATABLE))}"
+            )
+        query = {"organization_id": self.organization_id, **(params or {})}
+        response = self._transport.request("POST", f"{API}/{entity}", params=query, json=dict(record))
+        body = response.json()
+        if body.get("code") != 0 or not isinstance(body.get(key), dict):
+            # Books signals most refusals with an HTTP error; a 2xx without the record is one too.
+            raise ZohoAPIError(
+                f"Books did not create the {key}: {body.get('message') or 'no record in the answer'}",
+                status=response.status_code,
+                code=None if body.get("code") is None else str(body.get("code")),
+                method="POST",
+                path=f"{API}/{entity}",
+            )
+        return dict(body[key])
 
     def iter_records(
         self, entity: str, modified_from: datetime, modified_to: datetime

@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 from dagster._config import process_config
-from dagster._core.instance.config import dagster_instance_config
-from dagster._core.run_coordinator.queued_run_coordinator import QueuedRunCoordinator
+from dagster._core.instance.config import ConcurrencyConfig, PoolGranularity, dagster_instance_config
+from dagster._core.run_coordinator.queued_run_coordinator import QueuedRunCoordinator, RunQueueConfig
 from dagster._serdes import class_from_code_pointer
 
+from zoho_pipelines.catalog import default_catalog
 from zoho_pipelines.settings import CONCURRENCY_BY_EDITION, Edition
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,6 +35,8 @@ TASK_ENVIRONMENT = {
     "DAGSTER_COMPUTE_LOGS_PREFIX": "dagster/compute-logs",
 }
 ZOHO_CALLS_PER_RUN = 5  # ZOHO_MAX_CONCURRENCY on the run tasks (cdk/zoho_infra/dagster.py)
+RUN_TAG = "zoho/app"
+ZOHO_APPS = default_catalog().apps  # crm, books, projects: the values the run tags take
 
 
 @pytest.fixture
@@ -67,17 +70,41 @@ def test_pluggable_classes_accept_their_config(instance_config: dict[str, Any], 
         assert result.value["bucket"] == TASK_ENVIRONMENT["DAGSTER_COMPUTE_LOGS_BUCKET"]
 
 
-def test_run_queue_respects_zohos_org_wide_limits(instance_config: dict[str, Any]) -> None:
-    queue = instance_config["run_queue"]
-    result = process_config(QueuedRunCoordinator.config_type(), queue)
+def effective_run_queue(instance_config: dict[str, Any]) -> RunQueueConfig:
+    """The run queue the daemon applies: `run_queue` merged with `concurrency`, as Dagster merges them."""
+    result = process_config(QueuedRunCoordinator.config_type(), instance_config["run_queue"])
     assert result.success, result.errors
-    limits = {(limit["key"], limit["value"]): limit["limit"] for limit in queue["tag_concurrency_limits"]}
+    coordinator = QueuedRunCoordinator(**result.value)
+    concurrency = ConcurrencyConfig.from_concurrency_settings(
+        instance_config["concurrency"], coordinator.get_run_queue_config()
+    )
+    assert concurrency.run_queue_config is not None
+    return concurrency.run_queue_config
+
+
+def test_run_queue_respects_zohos_org_wide_limits(instance_config: dict[str, Any]) -> None:
+    queue = effective_run_queue(instance_config)
+    limits = {(limit["key"], limit["value"]): limit["limit"] for limit in queue.tag_concurrency_limits}
+    # Exactly the run tags the definitions set: zoho/app = crm | books | projects.
+    assert set(limits) == {(RUN_TAG, app) for app in ZOHO_APPS}
     # CRM: concurrent runs x calls in flight per run within the smallest paid edition's limit.
-    assert limits[("zoho/app", "crm")] * ZOHO_CALLS_PER_RUN <= CONCURRENCY_BY_EDITION[Edition.STANDARD]
+    assert limits[(RUN_TAG, "crm")] * ZOHO_CALLS_PER_RUN <= CONCURRENCY_BY_EDITION[Edition.STANDARD]
     # Books (100 requests/minute/org) and Projects (100 calls/2 min, then a lock): one run each.
-    assert limits[("zoho/app", "books")] == 1
-    assert limits[("zoho/app", "projects")] == 1
-    assert queue["max_concurrent_runs"] >= sum(limits.values())
+    assert limits[(RUN_TAG, "books")] == 1
+    assert limits[(RUN_TAG, "projects")] == 1
+    assert queue.max_concurrent_runs >= sum(limits.values())
+
+
+def test_the_zoho_pool_holds_the_org_within_its_concurrency(instance_config: dict[str, Any]) -> None:
+    pools = ConcurrencyConfig.from_concurrency_settings(instance_config["concurrency"], None).pool_config
+    assert pools.pool_granularity is PoolGranularity.OP
+    assert pools.default_pool_limit is not None
+    assert pools.default_pool_limit * ZOHO_CALLS_PER_RUN <= CONCURRENCY_BY_EDITION[Edition.STANDARD]
+
+
+def test_zoho_app_tags_propagate_to_the_run_tasks(instance_config: dict[str, Any]) -> None:
+    allowed = instance_config["run_launcher"]["config"]["propagate_tags"]["allow_list"]
+    assert RUN_TAG in allowed  # so each run's ECS task is tagged (and costed) by app
 
 
 def test_a_typo_is_caught(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

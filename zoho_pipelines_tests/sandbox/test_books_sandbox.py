@@ -233,3 +233,259 @@ def test_a_million_entities_are_columns_not_dicts() -> None:
     assert built_s < 10
     last = len(data.timelines["invoices"]) - 1
     assert data.render("invoices", last)["invoice_number"] == f"INV-{last + 1:06d}"
+
+
+# ---- writes: contacts, invoices and recurring invoices created through the API ---------------
+
+
+@pytest.fixture(scope="module")
+def writable() -> Iterator[RunningSandbox]:
+    """A sandbox of its own: the ground-truth tests above must not see created records."""
+    with start_sandbox(SandboxConfig(seed=11, records_per_module=RECORDS, anchor=ANCHOR)) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture(scope="module")
+def books(writable: RunningSandbox) -> Iterator[httpx.Client]:
+    with api_client(writable) as client:
+        org = next(
+            org["organization_id"]
+            for org in client.get("/books/v3/organizations").json()["organizations"]
+            if org["is_default_org"]
+        )
+        client.params = client.params.set("organization_id", org)
+        yield client
+
+
+def created(response: httpx.Response, key: str) -> dict:
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["code"] == 0
+    assert body["message"]
+    return body[key]
+
+
+def test_a_created_contact_is_kept_listed_and_found_by_name(books: httpx.Client) -> None:
+    contact = created(
+        books.post(
+            "/books/v3/contacts",
+            json={
+                "contact_name": "Zephyr Onboarding Ltd",
+                "zcrm_account_id": "98765",
+                "currency_code": "EUR",
+            },
+        ),
+        "contact",
+    )
+    assert contact["contact_type"] == "customer"
+    assert contact["zcrm_account_id"] == "98765"
+    assert contact["is_linked_with_zohocrm"] is True
+    assert contact["currency_code"] == "EUR"
+    assert books.get(f"/books/v3/contacts/{contact['contact_id']}").json()["contact"] == contact
+    found = books.get("/books/v3/contacts", params={"contact_name": "zephyr onboarding ltd"}).json()
+    assert [row["contact_id"] for row in found["contacts"]] == [contact["contact_id"]]
+    partial = books.get("/books/v3/contacts", params={"contact_name_contains": "Onboarding L"}).json()
+    assert contact["contact_id"] in [row["contact_id"] for row in partial["contacts"]]
+    newest = books.get("/books/v3/contacts", params={"per_page": 5}).json()["contacts"]
+    assert newest[0]["contact_id"] == contact["contact_id"]  # created_time descending, like Books
+    assert "contact_persons" not in newest[0]
+    since = books.get(
+        "/books/v3/contacts",
+        params={
+            "sort_column": "last_modified_time",
+            "sort_order": "A",
+            "last_modified_time": contact["created_time"],
+        },
+    ).json()["contacts"]
+    assert contact["contact_id"] in [row["contact_id"] for row in since]
+
+
+def test_contact_names_are_unique_as_in_books(books: httpx.Client) -> None:
+    created(books.post("/books/v3/contacts", json={"contact_name": "Unique Name GmbH"}), "contact")
+    again = books.post("/books/v3/contacts", json={"contact_name": "unique name gmbh"})
+    assert again.status_code == 400
+    assert again.json()["code"] == 3062
+    generated = books.get(
+        "/books/v3/contacts", params={"per_page": 1, "sort_column": "created_time", "sort_order": "A"}
+    )
+    taken = generated.json()["contacts"][0]["contact_name"]
+    assert books.post("/books/v3/contacts", json={"contact_name": taken}).json()["code"] == 3062
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "contact_name"),
+        ({"contact_name": "   "}, "contact_name"),
+        ({"contact_name": "x" * 201}, "contact_name"),
+        ({"contact_name": "Bad Type", "contact_type": "partner"}, "contact_type"),
+        ({"contact_name": "Bad Currency", "currency_code": "XYZ"}, "currency_code"),
+        ({"contact_name": "Bad Link", "zcrm_account_id": "abc"}, "zcrm_account_id"),
+        ({"contact_name": "Bad Terms", "payment_terms": -1}, "payment_terms"),
+    ],
+)
+def test_invalid_contacts_are_refused_the_books_way(books: httpx.Client, body: dict, field: str) -> None:
+    response = books.post("/books/v3/contacts", json=body)
+    assert response.status_code == 400
+    assert response.json() == {"code": 4, "message": f"Invalid value passed for {field}"}
+
+
+def test_the_older_jsonstring_form_is_accepted_and_garbage_refused(books: httpx.Client) -> None:
+    form = books.post("/books/v3/contacts", data={"JSONString": '{"contact_name": "Form Posted Inc"}'})
+    assert created(form, "contact")["contact_name"] == "Form Posted Inc"
+    garbage = books.post("/books/v3/contacts", content=b"[1, 2", headers={"Content-Type": "application/json"})
+    assert garbage.status_code == 400
+    assert garbage.json()["code"] == 4
+    assert books.post("/books/v3/items", json={"name": "x"}).status_code == 404
+
+
+def test_a_created_invoice_adds_up_and_is_found_by_reference(books: httpx.Client) -> None:
+    customer = created(books.post("/books/v3/contacts", json={"contact_name": "Invoice Me Corp"}), "contact")
+    item = books.get("/books/v3/items", params={"per_page": 1}).json()["items"][0]
+    invoice = created(
+        books.post(
+            "/books/v3/invoices",
+            json={
+                "customer_id": customer["contact_id"],
+                "reference_number": "zoho-deal-555",
+                "line_items": [
+                    {"name": "Onboarding", "rate": 1234.565, "quantity": 3},
+                    {"item_id": item["item_id"], "quantity": 2},
+                ],
+            },
+        ),
+        "invoice",
+    )
+    assert invoice["status"] == "draft"
+    assert invoice["customer_name"] == "Invoice Me Corp"
+    lines = invoice["line_items"]
+    assert lines[0]["rate"] == 1234.57  # cents, rounded half up
+    assert lines[1]["name"] == item["name"]
+    assert lines[1]["rate"] == item["rate"]
+    assert sum(Decimal(str(line["item_total"])) for line in lines) == Decimal(str(invoice["total"]))
+    assert Decimal(str(invoice["total"])) == Decimal("1234.57") * 3 + Decimal(str(item["rate"])) * 2
+    assert invoice["balance"] == invoice["total"]
+    all_invoices = books.get("/books/v3/invoices", params={"per_page": 1}).json()
+    assert (
+        all_invoices["invoices"][0]["invoice_number"] == invoice["invoice_number"] == f"INV-{RECORDS + 1:06d}"
+    )
+    by_reference = books.get("/books/v3/invoices", params={"reference_number": "zoho-deal-555"}).json()
+    assert [row["invoice_id"] for row in by_reference["invoices"]] == [invoice["invoice_id"]]
+    by_customer = books.get("/books/v3/invoices", params={"customer_id": customer["contact_id"]}).json()
+    assert [row["invoice_id"] for row in by_customer["invoices"]] == [invoice["invoice_id"]]
+    detail = books.get(f"/books/v3/invoices/{invoice['invoice_id']}").json()["invoice"]
+    assert detail == invoice
+
+
+def test_books_does_not_deduplicate_invoices_and_neither_does_the_sandbox(books: httpx.Client) -> None:
+    customer = created(books.post("/books/v3/contacts", json={"contact_name": "Twice Billed"}), "contact")
+    body = {
+        "customer_id": customer["contact_id"],
+        "reference_number": "same-reference",
+        "line_items": [{"name": "x", "rate": 10}],
+    }
+    first = created(books.post("/books/v3/invoices", json=body), "invoice")
+    second = created(books.post("/books/v3/invoices", json=body, params={"send": "true"}), "invoice")
+    assert first["invoice_id"] != second["invoice_id"]
+    assert second["status"] == "sent"
+    listed = books.get("/books/v3/invoices", params={"reference_number": "same-reference"}).json()["invoices"]
+    assert len(listed) == 2  # which is why callers look their key up before creating
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"customer_id": "1"}, "customer_id"),
+        ({"line_items": []}, "line_items"),
+        ({"line_items": [{"name": "x", "rate": -1}]}, "rate"),
+        ({"line_items": [{"name": "x", "rate": 1, "quantity": 0}]}, "quantity"),
+        ({"line_items": [{"rate": 1}]}, "name"),
+        ({"line_items": [{"item_id": "42", "rate": 1}]}, "item_id"),
+        ({"date": "2026-13-01"}, "date"),
+    ],
+)
+def test_invalid_invoices_are_refused(books: httpx.Client, change: dict, field: str) -> None:
+    customers = books.get("/books/v3/contacts", params={"contact_type": "customer", "per_page": 1}).json()
+    body = {
+        "customer_id": customers["contacts"][0]["contact_id"],
+        "line_items": [{"name": "x", "rate": 1}],
+        **change,
+    }
+    response = books.post("/books/v3/invoices", json=body)
+    assert response.status_code == 400
+    assert response.json() == {"code": 4, "message": f"Invalid value passed for {field}"}
+
+
+def test_a_vendor_cannot_be_invoiced(books: httpx.Client) -> None:
+    vendor = books.get("/books/v3/contacts", params={"contact_type": "vendor", "per_page": 1}).json()[
+        "contacts"
+    ][0]
+    assert vendor["contact_type"] == "vendor"
+    body = {"customer_id": vendor["contact_id"], "line_items": [{"name": "x", "rate": 1}]}
+    assert books.post("/books/v3/invoices", json=body).json()["code"] == 4
+
+
+def test_a_recurring_invoice_is_kept_with_a_unique_name(books: httpx.Client) -> None:
+    customer = created(
+        books.post("/books/v3/contacts", json={"contact_name": "Monthly Support Co"}), "contact"
+    )
+    body = {
+        "recurrence_name": "support-monthly",
+        "customer_id": customer["contact_id"],
+        "recurrence_frequency": "months",
+        "repeat_every": 1,
+        "start_date": "2026-12-01",
+        "end_date": "2027-11-30",
+        "line_items": [{"name": "Support plan", "rate": 499}],
+    }
+    profile = created(books.post("/books/v3/recurringinvoices", json=body), "recurring_invoice")
+    assert profile["status"] == "active"
+    assert profile["next_invoice_date"] == "2026-12-01"
+    assert profile["total"] == 499
+    assert (
+        books.get(f"/books/v3/recurringinvoices/{profile['recurrence_id']}").json()["recurring_invoice"]
+        == profile
+    )
+    listed = books.get("/books/v3/recurringinvoices", params={"recurrence_name": "support-monthly"}).json()
+    assert [row["recurrence_id"] for row in listed["recurringinvoices"]] == [profile["recurrence_id"]]
+    duplicate = books.post("/books/v3/recurringinvoices", json=body)
+    assert duplicate.status_code == 400
+    assert duplicate.json()["code"] == 11012
+    for change, field in (
+        ({"recurrence_frequency": "fortnights"}, "recurrence_frequency"),
+        ({"end_date": "2026-11-01"}, "end_date"),
+        ({"start_date": None}, "start_date"),
+        ({"repeat_every": 0}, "repeat_every"),
+    ):
+        refused = books.post(
+            "/books/v3/recurringinvoices", json={**body, "recurrence_name": f"r-{field}", **change}
+        )
+        assert refused.json() == {"code": 4, "message": f"Invalid value passed for {field}"}
+
+
+def test_created_ids_follow_from_the_seed_and_the_order_of_creation() -> None:
+    config = SandboxConfig(seed=5, records_per_module=60, anchor=ANCHOR)
+    ids = []
+    for _ in range(2):
+        with start_sandbox(config) as sandbox, api_client(sandbox) as client:
+            org = next(
+                o
+                for o in client.get("/books/v3/organizations").json()["organizations"]
+                if o["is_default_org"]
+            )
+            params = {"organization_id": org["organization_id"]}
+            contact = created(
+                client.post("/books/v3/contacts", params=params, json={"contact_name": "Same Ltd"}), "contact"
+            )
+            invoice = created(
+                client.post(
+                    "/books/v3/invoices",
+                    params=params,
+                    json={"customer_id": contact["contact_id"], "line_items": [{"name": "x", "rate": 1}]},
+                ),
+                "invoice",
+            )
+            ids.append(
+                (contact["contact_id"], invoice["invoice_id"], invoice["line_items"][0]["line_item_id"])
+            )
+    assert ids[0] == ids[1]

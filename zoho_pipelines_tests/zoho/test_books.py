@@ -22,7 +22,7 @@ from zoho_pipelines.settings import load_settings
 from zoho_pipelines.zoho.books import BooksClient
 from zoho_pipelines.zoho.credentials import credentials_from_settings
 from zoho_pipelines.zoho.datacenters import endpoints
-from zoho_pipelines.zoho.errors import ZohoInvalidDataError, ZohoNotFoundError
+from zoho_pipelines.zoho.errors import ZohoInvalidDataError, ZohoNotFoundError, ZohoServerError
 from zoho_pipelines.zoho.retry import RetryPolicy
 from zoho_pipelines.zoho.transport import ZohoTransport
 
@@ -188,3 +188,87 @@ def test_windows_stay_exact_through_injected_faults(sandbox_factory) -> None:
         start, end = ANCHOR - timedelta(days=20), ANCHOR - timedelta(days=5)
         assert read_ids(client, "invoices", start, end) == expected_ids(truth.data, "invoices", start, end)
         assert transport.stats.snapshot()["retries"] > 0
+
+
+# ---- writes ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def writer(sandbox_factory) -> Iterator[tuple[RunningSandbox, BooksClient]]:
+    """A Books client on a private sandbox (writes must not reach the shared ground truth)."""
+    sandbox = sandbox_factory(seed=13, records_per_module=120)
+    policy = RetryPolicy(max_attempts=3, initial_backoff_s=0.01, max_backoff_s=0.02)
+    with ZohoTransport.from_settings(load_settings(**sandbox.env()), retry_policy=policy) as transport:
+        yield sandbox, BooksClient(transport)
+
+
+def test_created_records_are_read_back_by_id_search_and_window(
+    writer: tuple[RunningSandbox, BooksClient],
+) -> None:
+    _, client = writer
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    contact = client.create_contact({"contact_name": "Client Test Ltd", "zcrm_account_id": "4242"})
+    invoice = client.create_invoice(
+        {
+            "customer_id": contact["contact_id"],
+            "reference_number": "zoho-deal-4242",
+            "line_items": [{"name": "Onboarding", "rate": 50_000, "quantity": 1}],
+        }
+    )
+    profile = client.create_recurring_invoice(
+        {
+            "recurrence_name": "client-test-monthly",
+            "customer_id": contact["contact_id"],
+            "recurrence_frequency": "months",
+            "start_date": "2027-01-01",
+            "line_items": [{"name": "Support", "rate": 250}],
+        }
+    )
+    assert invoice["status"] == "draft"  # send=False unless asked
+    assert client.get("contacts", contact["contact_id"])["zcrm_account_id"] == "4242"
+    assert client.get("invoices", invoice["invoice_id"])["total"] == 50_000
+    assert (
+        client.get("recurringinvoices", profile["recurrence_id"])["recurrence_name"] == "client-test-monthly"
+    )
+    assert [
+        row["invoice_id"] for row in client.search("invoices", {"reference_number": "zoho-deal-4242"})
+    ] == [invoice["invoice_id"]]
+    after = datetime.now(UTC) + timedelta(seconds=2)
+    assert read_ids(client, "contacts", before, after) == [contact["contact_id"]]
+    assert read_ids(client, "recurringinvoices", before, after) == [profile["recurrence_id"]]
+
+
+def test_search_pages_through_every_match(writer: tuple[RunningSandbox, BooksClient]) -> None:
+    sandbox, client = writer
+    assert sandbox.state is not None
+    customers = client.search("contacts", {"contact_type": "customer"})
+    assert len(customers) == len(sandbox.state.crm.ids("Accounts")) > 0
+    assert all(row["contact_type"] == "customer" for row in customers)
+    assert client.search("invoices", {"reference_number": "no-such-reference"}) == []
+
+
+def test_a_refused_write_raises_with_books_code(writer: tuple[RunningSandbox, BooksClient]) -> None:
+    _, client = writer
+    client.create_contact({"contact_name": "Only Once Inc"})
+    with pytest.raises(ZohoInvalidDataError) as raised:
+        client.create_contact({"contact_name": "Only Once Inc"})
+    assert (raised.value.status, raised.value.code) == (400, "3062")
+    with pytest.raises(ZohoInvalidDataError, match="customer_id"):
+        client.create_invoice({"customer_id": "1", "line_items": [{"name": "x", "rate": 1}]})
+    with pytest.raises(ValueError, match="does not create bills"):
+        client._create("bills", {})
+
+
+def test_a_failed_create_is_not_retried_blindly(writer: tuple[RunningSandbox, BooksClient]) -> None:
+    sandbox, client = writer
+    assert sandbox.state is not None
+    assert client.organization_id  # discovered before the faults start
+    sandbox.state.set_faults(fault_rate=1.0)
+    with pytest.raises(ZohoServerError):
+        client.create_contact({"contact_name": "Maybe Created Ltd"})
+    sandbox.state.set_faults(fault_rate=0.0)
+    # One attempt only: a 5xx may come after Zoho acted, so a second POST could duplicate.
+    statuses = sandbox.stats()["calls"]["POST /books/v3/{entity}"]
+    assert sum(statuses.values()) == 1
+    assert all(int(status) >= 500 for status in statuses)
+    assert client.search("contacts", {"contact_name": "Maybe Created Ltd"}) == []
