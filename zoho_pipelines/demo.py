@@ -35,7 +35,14 @@ class ModuleTally:
     deletions: int = 0
     api_calls: int = 0
     api_credits: int = 0
+    failed_runs: int = 0
     checks_failed: list[str] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> str:
+        problems = [f"{self.failed_runs} runs failed"] if self.failed_runs else []
+        problems += sorted(set(self.checks_failed))
+        return "passed" if not problems else "FAILED: " + ", ".join(problems)
 
 
 def demo_days(today: date, days: int = DEMO_DAYS) -> list[date]:
@@ -130,10 +137,13 @@ def _tally(result: dg.ExecuteInProcessResult, lake_key: dg.AssetKey, tally: Modu
         tally.deletions += metadata["deletions"].value
         tally.api_calls += metadata["api_calls"].value
         tally.api_credits += metadata["api_credits"].value
-    for evaluation in result.get_asset_check_evaluations():
-        if not evaluation.passed:
-            tally.checks_failed.append(evaluation.check_name)
-    return 0 if result.success and not tally.checks_failed else 1
+    failed_checks = [
+        evaluation.check_name for evaluation in result.get_asset_check_evaluations() if not evaluation.passed
+    ]
+    tally.checks_failed += failed_checks
+    if not result.success:
+        tally.failed_runs += 1
+    return 0 if result.success and not failed_checks else 1
 
 
 def _summary(warehouse: SqlWarehouse, tallies: dict[str, ModuleTally]) -> Table:
@@ -143,17 +153,21 @@ def _summary(warehouse: SqlWarehouse, tallies: dict[str, ModuleTally]) -> Table:
     for name, tally in tallies.items():
         app, module = name.split("/")
         ref = TableRef.for_module(app, module)
-        rows, tombstones = warehouse.query(
-            f"select count(*), count(*) filter (where _deleted) from {ref.sql}"  # noqa: S608 quoted identifiers
-        )[0]
-        checks = "passed" if not tally.checks_failed else "FAILED: " + ", ".join(tally.checks_failed)
+        rows = tombstones = "-"  # every run of the module failed: it has no table to count
+        if warehouse.table_columns(ref):
+            rows, tombstones = (
+                f"{count:,}"
+                for count in warehouse.query(
+                    f"select count(*), count(*) filter (where _deleted) from {ref.sql}"  # noqa: S608 quoted identifiers
+                )[0]
+            )
         table.add_row(
             str(ref),
-            f"{rows:,}",
-            f"{tombstones:,}",
+            rows,
+            tombstones,
             f"{tally.records:,}",
             f"{tally.api_calls:,}",
             f"{tally.api_credits:,}",
-            checks,
+            tally.outcome,
         )
     return table

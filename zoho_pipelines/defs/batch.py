@@ -15,9 +15,14 @@ from zoho_pipelines.defs.resources import LakeResource, WarehouseResource, ZohoR
 from zoho_pipelines.lake import PartitionRef
 from zoho_pipelines.pipeline import load_partition, sync_partition
 from zoho_pipelines.pipeline.checks import COUNT_CHECK, ID_CHECK, check_partition
+from zoho_pipelines.settings import load_settings
 
 ZOHO_POOL = "zoho_api"
-DAILY_SYNC_JOB = "zoho_daily_sync"
+APP_TAG = "zoho/app"
+
+
+def daily_sync_job_name(app: str) -> str:
+    return f"zoho_{app}_daily_sync"
 
 
 def daily_partitions() -> dg.DailyPartitionsDefinition:
@@ -28,10 +33,9 @@ def daily_partitions() -> dg.DailyPartitionsDefinition:
 
 
 def _warehouse_kind() -> str:
-    url = os.environ.get("WAREHOUSE_URL", "duckdb://")
-    return {"postgresql": "postgres", "postgres": "postgres", "redshift": "redshift"}.get(
-        url.split(":", 1)[0], "duckdb"
-    )
+    """The warehouse's kind tag in the UI, from the same settings (env and `.env`) the runs read."""
+    scheme = load_settings().resolved_warehouse_url.split(":", 1)[0]
+    return {"postgresql": "postgres", "postgres": "postgres", "redshift": "redshift"}.get(scheme, "duckdb")
 
 
 def _day(context: dg.AssetExecutionContext) -> date:
@@ -141,9 +145,10 @@ def resync_days() -> int:
     return int(os.environ.get("ZOHO_RESYNC_DAYS", "2"))
 
 
-def daily_schedule() -> dg.ScheduleDefinition:
+def daily_schedule(app: str) -> dg.ScheduleDefinition:
     @dg.schedule(
-        job_name=DAILY_SYNC_JOB,
+        name=f"zoho_{app}_daily_schedule",
+        job_name=daily_sync_job_name(app),
         cron_schedule="0 2 * * *",
         execution_timezone="UTC",
         description="Yesterday's partitions, plus a re-sync of the days before for late changes.",
@@ -160,17 +165,27 @@ def daily_schedule() -> dg.ScheduleDefinition:
 
 
 def batch_definitions() -> dg.Definitions:
+    """One asset pair per selected module, and per app a daily job and schedule.
+
+    A job per app, tagged `zoho/app`, because Zoho limits each app separately (Books and Projects
+    far below CRM): the production run queue caps concurrent runs per tag (deploy/dagster.yaml).
+    """
     partitions = daily_partitions()
     specs = selected_modules()
-    assets = [asset for spec in specs for asset in module_assets(spec, partitions)]
-    job = dg.define_asset_job(
-        DAILY_SYNC_JOB,
-        selection=dg.AssetSelection.assets(*assets),
-        partitions_def=partitions,
-        description="Zoho to lake to warehouse for one UTC day.",
-    )
+    assets_by_app: dict[str, list[dg.AssetsDefinition]] = {}
+    for spec in specs:
+        assets_by_app.setdefault(spec.app, []).extend(module_assets(spec, partitions))
+    jobs = [
+        dg.define_asset_job(
+            daily_sync_job_name(app),
+            selection=dg.AssetSelection.assets(*assets),
+            tags={APP_TAG: app},
+            description=f"Zoho {app.upper()} to lake to warehouse for one UTC day.",
+        )
+        for app, assets in assets_by_app.items()
+    ]
     return dg.Definitions(
-        assets=assets,
-        jobs=[job],
-        schedules=[daily_schedule()],
+        assets=[asset for assets in assets_by_app.values() for asset in assets],
+        jobs=jobs,
+        schedules=[daily_schedule(app) for app in assets_by_app],
     )

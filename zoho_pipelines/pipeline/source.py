@@ -66,13 +66,12 @@ class ModuleSource:
                 return crm.iter_modified_auto(module, fields, start, end)
             case FetchStrategy.WINDOWS:
                 return crm.iter_modified_parallel(module, fields, start, end)
-            case FetchStrategy.COQL:
-                return crm.iter_modified_parallel(module, fields, start, end, via="coql")
-            case FetchStrategy.BULK:
-                # Bulk Read rows are CSV text with lookups flattened to ids: a different record
-                # shape than the normaliser reads, so the batch pipeline does not offer it yet.
+            case FetchStrategy.COQL | FetchStrategy.BULK:
+                # COQL answers a lookup with its id only, and Bulk Read flattens it to an id in
+                # CSV text: every `<lookup>_name` column would come out empty, and a merge of such
+                # a partition over a full read would blank names already in the table.
                 raise UnsupportedStrategyError(
-                    f"{self.spec.selector}: fetch=bulk is not available in the batch pipeline yet; "
-                    "use auto, windows or coql"
+                    f"{self.spec.selector}: fetch={self.spec.fetch.value} returns lookups without "
+                    "their names, so the batch pipeline does not offer it; use auto, pages or windows"
                 )
         raise UnsupportedStrategyError(f"{self.spec.selector}: unknown fetch strategy {self.spec.fetch}")

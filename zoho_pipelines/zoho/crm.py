@@ -15,7 +15,7 @@ from typing import Any, Literal
 from zoho_pipelines.zoho.crm_bulk import BulkPolling, BulkReader
 from zoho_pipelines.zoho.crm_coql import CoqlReader
 from zoho_pipelines.zoho.crm_notifications import NotificationChannels
-from zoho_pipelines.zoho.crm_records import API, CrmRecordReader, Record
+from zoho_pipelines.zoho.crm_records import API, PER_PAGE, CrmRecordReader, Record
 from zoho_pipelines.zoho.crm_updates import RecordUpdater, UpdateResult
 from zoho_pipelines.zoho.parallel import read_windows_concurrently
 from zoho_pipelines.zoho.transport import ZohoTransport, json_body
@@ -100,12 +100,7 @@ class CrmClient:
         if first is None:
             return
         last_seen = max(parse_zoho_datetime(record["Modified_Time"]) for record in first)
-        covered = (last_seen - start).total_seconds()
-        remaining = (end - last_seen).total_seconds()
-        estimated_rest = len(first) * remaining / covered if covered > 0 else float("inf")
-        windows = min(
-            int(estimated_rest // RECORDS_PER_WINDOW), WINDOWS_PER_WORKER * self.transport.concurrency
-        )
+        windows = self._windows_after_probe(len(first), start, last_seen, end)
         if windows < 2:
             yield first
             yield from pages
@@ -121,6 +116,19 @@ class CrmClient:
             fresh = [record for record in batch if str(record["id"]) not in seen_at_boundary]
             if fresh:
                 yield fresh
+
+    def _windows_after_probe(self, probed: int, start: datetime, last_seen: datetime, end: datetime) -> int:
+        """Concurrent sub-windows for (last_seen, end), estimated from a probe of `probed` records.
+
+        A short probe page is the whole window, and a probe whose records all share the window's
+        first second measures no density at all: both page on (below 2), which stays exact and
+        spends no call on sub-windows that may hold nothing.
+        """
+        covered = (last_seen - start).total_seconds()
+        if probed < PER_PAGE or covered <= 0:
+            return 0
+        estimated_rest = probed * (end - last_seen).total_seconds() / covered
+        return min(int(estimated_rest // RECORDS_PER_WINDOW), WINDOWS_PER_WORKER * self.transport.concurrency)
 
     def iter_modified_coql(
         self, module: str, fields: Sequence[str], start: datetime, end: datetime

@@ -102,7 +102,9 @@ class CrmRecordReader:
         params: dict[str, Any] = {"type": deleted_type, "per_page": PER_PAGE}
         headers = {"If-Modified-Since": zoho_iso(floor_second(start) - ONE_SECOND)}
         try:
-            for page in self._pages(f"{API}/{module}/deleted", params, headers):
+            # /deleted documents only `page` (no page_token): keep paging past 2,000 entries, and
+            # let a server that does cap it answer DISCRETE_PAGINATION_LIMIT_EXCEEDED (raised below).
+            for page in self._pages(f"{API}/{module}/deleted", params, headers, page_tokens=False):
                 matching = [
                     entry for entry in page if start <= parse_zoho_datetime(entry["deleted_time"]) < end
                 ]
@@ -132,8 +134,11 @@ class CrmRecordReader:
             if delivered >= RECORDS_PER_QUERY_LIMIT:
                 raise _RestartQuery(f"{RECORDS_PER_QUERY_LIMIT} records per query")
 
-    def _pages(self, path: str, params: dict[str, Any], headers: dict[str, str]) -> Iterator[list[Record]]:
-        """Pages of one listing: `page` while it is allowed, then the page token Zoho hands out."""
+    def _pages(
+        self, path: str, params: dict[str, Any], headers: dict[str, str], *, page_tokens: bool = True
+    ) -> Iterator[list[Record]]:
+        """Pages of one listing: `page` while it is allowed, then the page token Zoho hands out
+        (listings without page tokens page on with `page`)."""
         page, page_token = 1, None
         while True:
             query = {**params, "page_token": page_token} if page_token else {**params, "page": page}
@@ -151,7 +156,9 @@ class CrmRecordReader:
                 yield body["data"]
             if not info.get("more_records"):
                 return
-            if page_token is None and (page + 1) * params["per_page"] <= PAGE_PARAM_LIMIT:
+            if page_token is None and (
+                not page_tokens or (page + 1) * params["per_page"] <= PAGE_PARAM_LIMIT
+            ):
                 page += 1
                 continue
             page_token = info.get("next_page_token")

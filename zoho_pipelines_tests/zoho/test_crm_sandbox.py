@@ -107,6 +107,18 @@ def test_deleted_records_in_a_window_equal_the_ground_truth(sandbox):
         assert sorted(found) == truth
 
 
+def test_deleted_listing_pages_past_two_thousand_entries(sandbox_factory):
+    """/deleted has no page tokens: a busy day's deletions must still arrive whole."""
+    sandbox = sandbox_factory(records_per_module=90_000, history_days=1)
+    assert sandbox.state is not None
+    start, end = whole_history(sandbox)
+    truth = sorted(str(record_id) for record_id in sandbox.state.crm.deleted_ids("Deals", start, end))
+    with client_for(sandbox) as client:
+        found = ids_of(client.crm.iter_deleted("Deals", start, end))
+    assert len(truth) > 2_000
+    assert sorted(found) == truth
+
+
 def test_records_by_ids_render_like_the_ground_truth(sandbox):
     assert sandbox.state is not None
     start, end = whole_history(sandbox)

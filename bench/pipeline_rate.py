@@ -1,0 +1,183 @@
+"""Records per second from Zoho to the warehouse, and peak memory, for one module's busy UTC day.
+
+Usage:
+    .venv/bin/python bench/pipeline_rate.py --records 100000 --latency-ms 100 --concurrency 10
+    .venv/bin/python bench/pipeline_rate.py --records 1000000 --latency-ms 0 --module leads
+
+The sandbox runs in its own process (its CPU and memory are not the pipeline's) with every
+record of the module created and modified on one UTC day (history of one day ending at a
+midnight anchor). The pipeline then runs as production runs it: `sync_partition` (Zoho -> Parquet
+partition) and `load_partition` (partition -> DuckDB merge), both timed. The partition is checked
+against the sandbox's ground truth. Memory is this process's RSS (the sandbox excluded): before
+the run, and the high-water mark after the sync (Zoho -> Parquet) and after the load (DuckDB,
+whose own memory_limit can be set with `--warehouse-options memory_limit=1GB`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import resource
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import psutil
+from rich.console import Console
+from rich.table import Table
+
+from zoho_pipelines.catalog import ModuleSpec, default_catalog
+from zoho_pipelines.lake import PartitionRef, open_lake
+from zoho_pipelines.pipeline import day_window, load_partition, sync_partition
+from zoho_pipelines.sandbox.server import SandboxConfig, start_sandbox
+from zoho_pipelines.settings import load_settings
+from zoho_pipelines.warehouse import open_warehouse
+from zoho_pipelines.zoho import ZohoClient
+from zoho_pipelines.zoho.windows import zoho_iso
+
+# A midnight anchor and one day of history: every record falls on the UTC day before it.
+ANCHOR = datetime(2026, 11, 27, tzinfo=UTC)
+DAY = (ANCHOR - timedelta(days=1)).date()
+COLUMNS = ("records", "tombstones", "calls", "sync s", "load s", "records/s", "MB", "peak RSS MB", "exact")
+
+
+@dataclass(frozen=True)
+class Run:
+    records: int
+    deletions: int
+    api_calls: int
+    sync_s: float
+    load_s: float
+    partition_bytes: int
+    table_rows: int
+    exact: bool
+    rss_before_mb: float
+    peak_rss_sync_mb: float
+    peak_rss_mb: float
+
+    @property
+    def total_s(self) -> float:
+        return self.sync_s + self.load_s
+
+
+def peak_rss_mb() -> float:
+    """This process's resident-set high-water mark (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def truth(url: str, api_name: str) -> tuple[set[str], set[str]]:
+    start, end = day_window(DAY)
+    body = httpx.get(
+        f"{url}/__sandbox/truth/{api_name}",
+        params={"start": zoho_iso(start), "end": zoho_iso(end)},
+        timeout=600,
+    ).json()
+    return {str(i) for i in body["modified"]}, {str(i) for i in body["deleted"]}
+
+
+def run(
+    spec: ModuleSpec,
+    env: dict[str, str],
+    workdir: Path,
+    expected: tuple[set[str], set[str]],
+    warehouse_options: str,
+) -> Run:
+    lake = open_lake(str(workdir / "lake"))
+    rss_before = psutil.Process().memory_info().rss / 2**20
+    with (
+        ZohoClient.from_settings(load_settings(**env)) as client,
+        open_warehouse(f"duckdb://{workdir / 'warehouse.duckdb'}{warehouse_options}") as warehouse,
+    ):
+        started = time.perf_counter()
+        synced = sync_partition(client, lake, spec, DAY)
+        synced_at = time.perf_counter()
+        peak_after_sync = peak_rss_mb()
+        load_partition(warehouse, lake, spec, DAY)
+        loaded_at = time.perf_counter()
+        table_rows = warehouse.query(f'SELECT count(*) FROM "zoho_crm"."{spec.module}"')[0][0]  # noqa: S608
+    ids = lake.read_partition(PartitionRef("crm", spec.module, DAY), columns=["id", "_deleted"]).to_pydict()
+    live = {key for key, deleted in zip(ids["id"], ids["_deleted"], strict=True) if not deleted}
+    tombstones = [key for key, deleted in zip(ids["id"], ids["_deleted"], strict=True) if deleted]
+    exact = (
+        live == expected[0]
+        and set(tombstones) == expected[1]
+        and len(ids["id"]) == len(expected[0]) + len(tombstones)
+        and table_rows == len(ids["id"])
+    )
+    return Run(
+        records=synced.records_received,
+        deletions=synced.deletions_received,
+        api_calls=synced.api_calls,
+        sync_s=synced_at - started,
+        load_s=loaded_at - synced_at,
+        partition_bytes=synced.written.bytes,
+        table_rows=table_rows,
+        exact=exact,
+        rss_before_mb=rss_before,
+        peak_rss_sync_mb=peak_after_sync,
+        peak_rss_mb=peak_rss_mb(),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--records", type=int, default=100_000, help="records of the module, all on one day")
+    parser.add_argument("--latency-ms", type=float, default=100.0, help="added latency per API call")
+    parser.add_argument("--concurrency", type=int, default=10, help="sandbox limit and client concurrency")
+    parser.add_argument("--module", default="deals", help="CRM module (leads, contacts, accounts, deals)")
+    parser.add_argument(
+        "--without-deletions",
+        action="store_true",
+        help="skip the /deleted listing (the client reads at most 2,000 deletion entries since the day)",
+    )
+    parser.add_argument("--warehouse-options", default="", help="DuckDB settings, e.g. memory_limit=1GB")
+    args = parser.parse_args()
+
+    spec = default_catalog().get("crm", args.module)
+    if args.without_deletions:
+        spec = dataclasses.replace(spec, deletions=False)
+    config = SandboxConfig(
+        anchor=ANCHOR,
+        history_days=1,
+        records_per_module=args.records,
+        latency_ms=args.latency_ms,
+        concurrency_limit=args.concurrency,
+        credit_budget=100_000_000,
+    )
+    with (
+        start_sandbox(config, subprocess=True) as sandbox,
+        tempfile.TemporaryDirectory(prefix="zoho-bench-") as workdir,
+    ):
+        env = {**sandbox.env(), "ZOHO_MAX_CONCURRENCY": str(args.concurrency)}
+        live, deleted = truth(sandbox.url, spec.api_name)
+        options = f"?{args.warehouse_options}" if args.warehouse_options else ""
+        result = run(spec, env, Path(workdir), (live, deleted if spec.deletions else set()), options)
+
+    title = (
+        f"crm/{spec.module} on {DAY}: {args.records:,} records, {args.latency_ms:g} ms latency, "
+        f"concurrency {args.concurrency}"
+    )
+    table = Table(title=title)
+    for column in COLUMNS:
+        table.add_column(column, justify="right")
+    table.add_row(
+        f"{result.records:,}",
+        f"{result.deletions:,}",
+        f"{result.api_calls:,}",
+        f"{result.sync_s:.1f}",
+        f"{result.load_s:.1f}",
+        f"{result.records / result.total_s:,.0f}",
+        f"{result.partition_bytes / 2**20:.1f}",
+        f"{result.rss_before_mb:.0f} / sync {result.peak_rss_sync_mb:.0f} / load {result.peak_rss_mb:.0f}",
+        "yes" if result.exact else "NO",
+    )
+    Console(width=140).print(table)
+
+
+if __name__ == "__main__":
+    main()
