@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -81,7 +82,9 @@ def run_demo(*, records: int, port: int, latency_ms: float, console: Console | N
 
 
 def _materialize(console: Console, sandbox_url: str, started: float, warehouse_url: str, home: Path) -> int:
-    # Imported here: the code location reads the environment the demo just set.
+    # Imported here: the code location reads the environment the demo just set. Dagster's notes
+    # about its own beta internals would only clutter the demo's output.
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
     from zoho_pipelines.definitions import defs
 
     days = demo_days(datetime.now(UTC).date())
