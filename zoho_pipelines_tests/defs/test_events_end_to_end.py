@@ -9,9 +9,8 @@ every notification, and a poison message.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 import dagster as dg
 import httpx
@@ -23,22 +22,10 @@ from zoho_pipelines.events.processing.scoring import RuleBasedLeadScorer
 from zoho_pipelines.events.routing import Target
 from zoho_pipelines.sandbox.server import RunningSandbox
 from zoho_pipelines.warehouse import open_warehouse
-from zoho_pipelines_tests.events.processing.dagster_support import EventHome, SensorDaemon, private_event_home
+from zoho_pipelines_tests.events.processing.dagster_support import EventHome, SensorDaemon
 
 TOKEN = "e2e-channel-token-0007"
 CHANNEL_ID = "1000000068001"
-
-
-@pytest.fixture
-def event_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[EventHome]:
-    with private_event_home(tmp_path, monkeypatch) as home:
-        yield home
-
-
-@pytest.fixture
-def instance() -> Iterator[dg.DagsterInstance]:
-    with dg.instance_for_test() as test_instance:
-        yield test_instance
 
 
 def warehouse_rows(home: EventHome, table: str) -> dict[str, dict[str, object]]:

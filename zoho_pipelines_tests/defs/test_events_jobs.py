@@ -3,9 +3,8 @@ qualification run that names its failed leads, and the channel schedule's skip."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -18,19 +17,7 @@ from zoho_pipelines.events.model import parse_notification
 from zoho_pipelines.events.processing.batches import group_events
 from zoho_pipelines.events.processing.scoring import RuleBasedLeadScorer
 from zoho_pipelines.sandbox.server import RunningSandbox
-from zoho_pipelines_tests.events.processing.dagster_support import EventHome, private_event_home
-
-
-@pytest.fixture
-def event_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[EventHome]:
-    with private_event_home(tmp_path, monkeypatch) as home:
-        yield home
-
-
-@pytest.fixture
-def instance() -> Iterator[dg.DagsterInstance]:
-    with dg.instance_for_test() as test_instance:
-        yield test_instance
+from zoho_pipelines_tests.events.processing.dagster_support import EventHome
 
 
 def test_the_event_definitions_merge_with_the_shared_resources() -> None:

@@ -4,9 +4,7 @@ only after the runs are recorded, crashes between receive and delete, redeliveri
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -20,22 +18,9 @@ from zoho_pipelines_tests.events.processing.dagster_support import (
     SensorDaemon,
     many_events,
     notification_events,
-    private_event_home,
 )
 
 REFRESH = "refresh_events_sensor"
-
-
-@pytest.fixture
-def event_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[EventHome]:
-    with private_event_home(tmp_path, monkeypatch) as home:
-        yield home
-
-
-@pytest.fixture
-def instance() -> Iterator[dg.DagsterInstance]:
-    with dg.instance_for_test() as test_instance:
-        yield test_instance
 
 
 def refresh_queue(home: EventHome) -> LocalQueue:
