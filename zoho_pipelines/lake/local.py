@@ -2,11 +2,15 @@
 
 A reader opening `<module>.parquet` sees the previous complete file until os.replace swaps in
 the new one; a crash before that leaves only a hidden temp file (`.<module>.parquet.*.tmp`),
-which no reader opens and the next write of that partition removes once it is stale.
+which no reader opens. The writer holds an advisory lock on its temp file for as long as it
+writes, and the kernel drops that lock when the process dies (even by SIGKILL), so the next
+write of the partition removes every temp file nobody holds: a crashed run's leftover is gone
+after the rerun, while a concurrent writer's file is left alone.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
 import uuid
@@ -32,6 +36,33 @@ def _fsync(path: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+@contextmanager
+def _held_while_writing(path: Path) -> Iterator[None]:
+    """Create `path` and hold an exclusive advisory lock on it until the block ends."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        # Between creating and locking, a concurrent writer's clean-up may have judged the file
+        # abandoned and removed it: then the lock guards nothing, so refuse rather than write.
+        if os.stat(path).st_ino != os.fstat(descriptor).st_ino:
+            raise LakeError(f"temp file {path.name} was removed while being opened; retry the write")
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+def _abandoned(path: Path) -> bool:
+    """True when no live process holds `path`'s writer lock (FileNotFoundError if it vanished)."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(descriptor)
+    return True
 
 
 class LocalLake(Lake):
@@ -61,9 +92,12 @@ class LocalLake(Lake):
         self._remove_stale_temporaries(final)
         temporary = directory / f".{final.name}.{uuid.uuid4().hex}.tmp"
         try:
-            stats = write_parquet(str(temporary), schema, batches, day=ref.day, row_group_rows=row_group_rows)
-            _fsync(temporary)
-            os.replace(temporary, final)
+            with _held_while_writing(temporary):
+                stats = write_parquet(
+                    str(temporary), schema, batches, day=ref.day, row_group_rows=row_group_rows
+                )
+                _fsync(temporary)
+                os.replace(temporary, final)
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise
@@ -81,11 +115,11 @@ class LocalLake(Lake):
 
     @staticmethod
     def _remove_stale_temporaries(final: Path) -> None:
-        """Temp files of writers that crashed; a live writer's file is younger than the limit."""
+        """Temp files of writers that died: nobody holds their lock (or, failing locks, old ones)."""
         deadline = time.time() - STALE_TEMP_SECONDS
         for leftover in final.parent.glob(f".{final.name}.*.tmp"):
             try:
-                if leftover.stat().st_mtime < deadline:
+                if _abandoned(leftover) or leftover.stat().st_mtime < deadline:
                     leftover.unlink()
             except FileNotFoundError:
                 continue

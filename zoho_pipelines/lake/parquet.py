@@ -18,7 +18,9 @@ import pyarrow.parquet as pq
 
 from zoho_pipelines.schema import DELETED, PARTITION
 
-DEFAULT_ROW_GROUP_ROWS = 128 * 1024
+# 64 Ki rows: large enough for fast scans and useful min/max statistics, small enough that the
+# buffered group (plus Parquet's encoding buffers) stays a modest share of a sync's memory.
+DEFAULT_ROW_GROUP_ROWS = 64 * 1024
 COMPRESSION = "zstd"
 
 

@@ -19,11 +19,16 @@ SCOPE = (
 
 
 class TokenRegistry:
-    """Access tokens with their expiry; `expire_all` is the sandbox's 'revoke everything now'."""
+    """Access tokens with their expiry; `expire_all` is the sandbox's 'revoke everything now'.
+
+    Every token ever issued is also remembered (`issued_tokens`), expired or not, so a test can
+    search logs and files for any of them: a leaked token is a leak even after it expired.
+    """
 
     def __init__(self, ttl_s: int) -> None:
         self.ttl_s = ttl_s
         self._expiry: dict[str, float] = {}
+        self._history: list[str] = []
         self._lock = threading.Lock()
         self.issued = 0
 
@@ -33,8 +38,14 @@ class TokenRegistry:
             now = time.monotonic()
             self._expiry = {t: exp for t, exp in self._expiry.items() if exp > now}
             self._expiry[token] = now + self.ttl_s
+            self._history.append(token)
             self.issued += 1
         return token
+
+    def issued_tokens(self) -> list[str]:
+        """Every access token this sandbox has handed out, in order."""
+        with self._lock:
+            return list(self._history)
 
     def is_valid(self, token: str) -> bool:
         with self._lock:

@@ -1,6 +1,8 @@
 """COQL (POST /crm/{v}/coql): the SELECT subset integrations use, parsed with sqlglot.
 
-Supported: a select list of fields, one module in FROM, WHERE with = != < <= > >= in / not in,
+Supported: a select list of fields, and of a lookup's target fields with a dot
+(`Account_Name.Account_Name`, answered under that dotted key), one module in FROM, WHERE with
+= != < <= > >= in / not in,
 between / not between, is [not] null, [not] like, and/or and parentheses, ORDER BY several
 columns asc/desc, and `LIMIT offset, count` or `LIMIT count OFFSET offset` (at most 2,000 rows a
 call and 100,000 rows deep). Anything else gets the error Zoho gives, in Zoho's shape.
@@ -21,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from zoho_pipelines.sandbox.crm_catalog import MODULES, FieldSpec, ModuleSpec
 from zoho_pipelines.sandbox.crm_filter import (
+    STORED_COLUMNS,
     Condition,
     FilterOperatorError,
     FilterValueError,
@@ -29,6 +32,7 @@ from zoho_pipelines.sandbox.crm_filter import (
     comparable,
     evaluate,
     field_spec,
+    stored_values,
     validate,
 )
 from zoho_pipelines.sandbox.crm_store import CrmStore
@@ -48,6 +52,18 @@ class CoqlError(Exception):
 
 
 @dataclass(frozen=True)
+class RelatedColumn:
+    """`<lookup>.<field>`: a field of the record a lookup points to."""
+
+    lookup: FieldSpec
+    target: FieldSpec
+
+    @property
+    def key(self) -> str:
+        return f"{self.lookup.api_name}.{self.target.api_name}"
+
+
+@dataclass(frozen=True)
 class CoqlQuery:
     module: ModuleSpec
     columns: list[str]
@@ -55,6 +71,7 @@ class CoqlQuery:
     order: list[tuple[FieldSpec, bool]]  # (field, descending)
     offset: int
     limit: int
+    related: tuple[RelatedColumn, ...] = ()
 
 
 def credits_for_limit(limit: int) -> int:
@@ -77,6 +94,27 @@ def _column(module: ModuleSpec, node: exp.Expression, clause: str) -> FieldSpec:
             "INVALID_QUERY", "column given seems to be invalid", {"column_name": node.name, "clause": clause}
         )
     return spec
+
+
+def _related_column(module: ModuleSpec, node: exp.Expression) -> RelatedColumn | None:
+    """`Lookup.Field` in a select list, when the lookup and its target's field exist."""
+    if not isinstance(node, exp.Column) or not node.table or node.args.get("db"):
+        return None
+    lookup = module.by_name.get(node.table)
+    if lookup is None or lookup.data_type != "lookup" or lookup.lookup_module not in MODULES:
+        raise CoqlError(
+            "INVALID_QUERY",
+            "column given seems to be invalid",
+            {"column_name": node.sql(), "clause": "select"},
+        )
+    target = field_spec(MODULES[lookup.lookup_module], node.name)
+    if target is None:
+        raise CoqlError(
+            "INVALID_QUERY",
+            "column given seems to be invalid",
+            {"column_name": node.sql(), "clause": "select"},
+        )
+    return RelatedColumn(lookup, target)
 
 
 def _literal(node: exp.Expression) -> Any:
@@ -157,10 +195,15 @@ def parse(text: str) -> CoqlQuery:
         )
     if any(isinstance(node, exp.Star) for node in tree.expressions):
         raise _syntax("select")
-    columns = [_column(module, node, "select").api_name for node in tree.expressions]
-    if not columns:
+    related = [_related_column(module, node) for node in tree.expressions]
+    columns = [
+        _column(module, node, "select").api_name
+        for node, dotted in zip(tree.expressions, related, strict=True)
+        if dotted is None
+    ]
+    if not columns and not any(related):
         raise _syntax("select")
-    if len(columns) > MAX_COLUMNS:
+    if len(tree.expressions) > MAX_COLUMNS:
         raise CoqlError(
             "LIMIT_EXCEEDED", "select columns limit exceeded", {"by": "select", "limit": MAX_COLUMNS}
         )
@@ -195,44 +238,86 @@ def parse(text: str) -> CoqlQuery:
         raise CoqlError("LIMIT_EXCEEDED", "limit exceeded", {"by": "limit", "limit": MAX_LIMIT})
     if offset + limit > MAX_DEPTH:
         raise CoqlError("LIMIT_EXCEEDED", "limit exceeded", {"by": "offset", "limit": MAX_DEPTH})
-    return CoqlQuery(module, list(dict.fromkeys(columns)), where, order, offset, limit)
+    return CoqlQuery(
+        module,
+        list(dict.fromkeys(columns)),
+        where,
+        order,
+        offset,
+        limit,
+        tuple(dict.fromkeys(column for column in related if column is not None)),
+    )
 
 
 def _sort(store: CrmStore, query: CoqlQuery, rows: np.ndarray) -> np.ndarray:
-    """Stable multi-column sort: nulls first ascending, last descending (as SQL engines do)."""
-    order = list(range(len(rows)))
+    """Stable multi-column sort: nulls first ascending, last descending (as SQL engines do).
+
+    Ids and record times (never null) sort as arrays; other fields are rendered and compared.
+    """
+    order = np.arange(len(rows))
     module = query.module.api_name
     for spec, descending in reversed(query.order):
-        if spec.api_name == "id":
-            keys: list[Any] = rows.tolist()
-        else:
-            rendered = store.render_columns(module, rows, [spec.api_name])[spec.api_name]
-            keys = [comparable(spec, value) for value in rendered]
-        order.sort(
-            key=lambda i, keys=keys: (keys[i] is not None, keys[i] if keys[i] is not None else 0),
+        current = rows[order]
+        if spec.api_name in STORED_COLUMNS:
+            keys = stored_values(store, module, spec.api_name, current)
+            order = order[np.argsort(-keys if descending else keys, kind="stable")]
+            continue
+        rendered = store.render_columns(module, current, [spec.api_name])[spec.api_name]
+        comparables = [comparable(spec, value) for value in rendered]
+        positions = sorted(
+            range(len(order)),
+            key=lambda i: (comparables[i] is not None, comparables[i] if comparables[i] is not None else 0),
             reverse=descending,
         )
-    return rows[np.array(order, dtype=np.int64)] if order else rows
+        order = order[np.array(positions, dtype=np.int64)]
+    return rows[order]
 
 
-def _coql_value(value: Any) -> Any:
-    """COQL returns lookups (and owners) as just their id."""
-    if isinstance(value, dict) and "id" in value:
-        return {"id": value["id"]}
-    return value
+LOOKUP_TYPES = frozenset({"lookup", "ownerlookup", "userlookup"})
+
+
+def _coql_values(spec: FieldSpec, values: list[Any]) -> list[Any]:
+    """COQL returns lookups (and owners) as just their id; other values as the records API does."""
+    if spec.data_type not in LOOKUP_TYPES:
+        return values
+    return [{"id": value["id"]} if isinstance(value, dict) and "id" in value else value for value in values]
 
 
 def execute(store: CrmStore, query: CoqlQuery) -> tuple[list[dict[str, Any]], bool]:
-    module = query.module.api_name
+    """Rows (dicts keyed id, the selected fields, then the dotted ones) and whether more match.
+
+    Values are rendered column by column for the chosen rows only, so a call costs what it returns.
+    """
+    spec, module = query.module, query.module.api_name
     rows = store.live_indices(module)
     if query.where is not None:
         rows = evaluate(store, module, query.where, rows)
     if query.order:
         rows = _sort(store, query, rows)
     chosen = rows[query.offset : query.offset + query.limit]
-    records = store.render(module, chosen, query.columns)
-    data = [{key: _coql_value(value) for key, value in record.items()} for record in records]
+    fields = [name for name in query.columns if name != "id"]
+    lookups = [column.lookup.api_name for column in query.related]
+    rendered = store.render_columns(module, chosen, list(dict.fromkeys([*fields, *lookups])))
+    columns = [_coql_values(spec.by_name[name], rendered[name]) for name in fields]
+    columns += [_related_values(store, column, rendered[column.lookup.api_name]) for column in query.related]
+    keys = ("id", *fields, *(column.key for column in query.related))
+    ids = [str(value) for value in store.columns[module].ids[chosen].tolist()]
+    data = [dict(zip(keys, row, strict=True)) for row in zip(ids, *columns, strict=True)]
     return data, len(rows) > query.offset + query.limit
+
+
+def _related_values(store: CrmStore, column: RelatedColumn, lookups: list[Any]) -> list[Any]:
+    """The target field of each lookup (None where the lookup is empty), as COQL renders it."""
+    target_module = column.lookup.lookup_module
+    assert target_module is not None
+    target = store.columns[target_module]
+    wanted = np.array([-1 if value is None else int(value["id"]) for value in lookups], dtype=np.int64)
+    known = target.ids[: target.count]
+    positions = np.minimum(np.searchsorted(known, wanted), len(known) - 1)
+    found = known[positions] == wanted
+    rendered = store.render_columns(target_module, positions[found], [column.target.api_name])
+    values = iter(_coql_values(column.target, rendered[column.target.api_name]))
+    return [next(values) if hit else None for hit in found.tolist()]
 
 
 def coql_routes(store: CrmStore) -> list[BaseRoute]:

@@ -161,13 +161,37 @@ def validate(predicate: Predicate) -> None:
         _scalar_test(predicate)
 
 
-def _column(store: CrmStore, module: str, spec: FieldSpec, rows: np.ndarray) -> list[Any]:
+STORED_COLUMNS = frozenset({"id", "Created_Time", "Modified_Time"})
+_VECTOR_TESTS: dict[str, Callable[[np.ndarray, list[Any]], np.ndarray]] = {
+    "=": lambda values, literals: values == literals[0],
+    "!=": lambda values, literals: values != literals[0],
+    "<": lambda values, literals: values < literals[0],
+    "<=": lambda values, literals: values <= literals[0],
+    ">": lambda values, literals: values > literals[0],
+    ">=": lambda values, literals: values >= literals[0],
+    "between": lambda values, literals: (values >= literals[0]) & (values <= literals[1]),
+    "not between": lambda values, literals: (values < literals[0]) | (values > literals[1]),
+    "in": lambda values, literals: np.isin(values, literals),
+    "not in": lambda values, literals: ~np.isin(values, literals),
+}
+
+
+def stored_values(store: CrmStore, module: str, api_name: str, rows: np.ndarray) -> np.ndarray:
+    """Ids and creation/modification instants (epoch ms) straight from the store's arrays.
+
+    These are the columns every incremental query filters and sorts on (`Modified_Time >= ...
+    order by Modified_Time, id`); comparing them as arrays, instead of rendering and parsing a
+    value per row, keeps a COQL call's cost in the rows it returns rather than the module's size.
+    """
     columns = store.columns[module]
-    if spec.api_name == "id":
-        return columns.ids[rows].tolist()
-    if spec.api_name in ("Created_Time", "Modified_Time"):
-        source = columns.created_ms if spec.api_name == "Created_Time" else columns.modified_ms
-        return source[rows].tolist()
+    if api_name == "id":
+        return columns.ids[rows]
+    return (columns.created_ms if api_name == "Created_Time" else columns.modified_ms)[rows]
+
+
+def _column(store: CrmStore, module: str, spec: FieldSpec, rows: np.ndarray) -> list[Any]:
+    if spec.api_name in STORED_COLUMNS:
+        return stored_values(store, module, spec.api_name, rows).tolist()
     values = store.render_columns(module, rows, [spec.api_name])[spec.api_name]
     return [comparable(spec, value) for value in values]
 
@@ -181,6 +205,11 @@ def evaluate(store: CrmStore, module: str, predicate: Predicate, rows: np.ndarra
             return rows
         kept = [evaluate(store, module, child, rows) for child in predicate.children]
         return np.unique(np.concatenate(kept)) if kept else rows[:0]
+    if predicate.spec.api_name in STORED_COLUMNS and predicate.operator in _VECTOR_TESTS:
+        _scalar_test(predicate)  # the same operator and literal checks as the row-by-row path
+        literals = [comparable(predicate.spec, value) for value in predicate.values]
+        values = stored_values(store, module, predicate.spec.api_name, rows)
+        return rows[_VECTOR_TESTS[predicate.operator](values, literals)] if len(rows) else rows
     values = _column(store, module, predicate.spec, rows)
     if predicate.operator in ("is null", "is not null"):
         want_null = predicate.operator == "is null"

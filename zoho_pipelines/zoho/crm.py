@@ -7,13 +7,15 @@ Every read streams batches; none returns a whole module.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any, Literal
 
 from zoho_pipelines.zoho.crm_bulk import BulkPolling, BulkReader
-from zoho_pipelines.zoho.crm_coql import CoqlReader
+from zoho_pipelines.zoho.crm_coql import COQL_MAX_ROWS_PER_CALL, CoqlReader
+from zoho_pipelines.zoho.crm_lookups import LookupNamer
 from zoho_pipelines.zoho.crm_notifications import NotificationChannels
 from zoho_pipelines.zoho.crm_records import API, PER_PAGE, CrmRecordReader, Record
 from zoho_pipelines.zoho.crm_updates import RecordUpdater, UpdateResult
@@ -22,9 +24,10 @@ from zoho_pipelines.zoho.transport import ZohoTransport, json_body
 from zoho_pipelines.zoho.windows import parse_zoho_datetime
 
 WINDOWS_PER_WORKER = 4
-# Aim for a few pages per sub-window: each sub-window costs at least one call (one credit), so
-# smaller ones waste quota on sparse stretches, larger ones leave workers idle.
-RECORDS_PER_WINDOW = 1_000
+# A COQL call is priced by its LIMIT, not by the rows it returns, so each sub-window's last,
+# partial call is where credits go to waste: three full calls per sub-window keep that waste
+# small while leaving enough sub-windows for the workers to even out uneven stretches of time.
+RECORDS_PER_COQL_WINDOW = 3 * COQL_MAX_ROWS_PER_CALL
 
 
 class CrmClient:
@@ -34,6 +37,7 @@ class CrmClient:
         self.transport = transport
         self.records = CrmRecordReader(transport)
         self.coql = CoqlReader(transport, self.records)
+        self.lookup_names = LookupNamer(self.fields, self.records)
         self.bulk = BulkReader(transport, polling=bulk_polling)
         self.notifications = NotificationChannels(transport)
         self._updater = RecordUpdater(transport)
@@ -67,15 +71,20 @@ class CrmClient:
         *,
         windows: int | None = None,
         via: Literal["pages", "coql"] = "pages",
+        name_lookups: bool = False,
     ) -> Iterator[list[Record]]:
         """Records modified in [start, end), read as concurrent sub-windows (batches in arrival order).
 
         Paging is latency-bound, so sub-windows read side by side multiply throughput; the worker
         count never exceeds the org's concurrency limit, which also caps the calls in flight.
         Records are rarely spread evenly in time, so by default there are several sub-windows per
-        worker: a worker done with a sparse one takes the next instead of idling.
+        worker: a worker done with a sparse one takes the next instead of idling. With
+        `name_lookups`, COQL rows carry lookup names as records pages do (see `crm_lookups`).
         """
-        read = self.records.iter_modified if via == "pages" else self.coql.iter_window
+        if via == "pages":
+            read = self.records.iter_modified
+        else:
+            read = partial(self.coql.iter_window, namer=self.lookup_names if name_lookups else None)
         concurrency = self.transport.concurrency
         return read_windows_concurrently(
             partial(read, module, fields),
@@ -91,17 +100,19 @@ class CrmClient:
         """Records modified in [start, end), read the cheapest way that is still fast.
 
         The first page is read on its own and doubles as a probe: how much of the window its
-        records span estimates the window's volume. A small window is finished page by page (one
-        credit per 200 records, nothing wasted); a large one is split into concurrent sub-windows
-        sized to the estimate, so a quiet day costs one call and a busy day runs at full concurrency.
+        records span estimates the window's volume. A window with less than one COQL call's worth
+        left is finished page by page (one credit per 200 records, nothing wasted), so a quiet
+        day costs one call. A busier one is read as concurrent COQL sub-windows sized to the
+        estimate, with lookup names filled in as records pages carry them: 2,000 rows for 3
+        credits is 0.3 credits per 200 records instead of 1, in a tenth of the round trips.
         """
         pages = self.records.iter_modified(module, fields, start, end)
         first = next(pages, None)
         if first is None:
             return
         last_seen = max(parse_zoho_datetime(record["Modified_Time"]) for record in first)
-        windows = self._windows_after_probe(len(first), start, last_seen, end)
-        if windows < 2:
+        estimated_rest = self._estimate_rest(len(first), start, last_seen, end)
+        if estimated_rest < COQL_MAX_ROWS_PER_CALL:
             yield first
             yield from pages
             return
@@ -111,30 +122,41 @@ class CrmClient:
         seen_at_boundary = {
             str(record["id"]) for record in first if parse_zoho_datetime(record["Modified_Time"]) == last_seen
         }
-        rest = self.iter_modified_parallel(module, fields, last_seen, end, windows=windows)
+        most = WINDOWS_PER_WORKER * self.transport.concurrency
+        windows = min(math.ceil(estimated_rest / RECORDS_PER_COQL_WINDOW), most)
+        rest = self.iter_modified_parallel(
+            module, fields, last_seen, end, windows=windows, via="coql", name_lookups=True
+        )
         for batch in rest:
             fresh = [record for record in batch if str(record["id"]) not in seen_at_boundary]
             if fresh:
                 yield fresh
 
-    def _windows_after_probe(self, probed: int, start: datetime, last_seen: datetime, end: datetime) -> int:
-        """Concurrent sub-windows for (last_seen, end), estimated from a probe of `probed` records.
+    @staticmethod
+    def _estimate_rest(probed: int, start: datetime, last_seen: datetime, end: datetime) -> float:
+        """Records expected in (last_seen, end), extrapolated from a probe of `probed` records.
 
         A short probe page is the whole window, and a probe whose records all share the window's
-        first second measures no density at all: both page on (below 2), which stays exact and
-        spends no call on sub-windows that may hold nothing.
+        first second measures no density at all: both estimate nothing more, so the read pages
+        on, which stays exact and spends no call on sub-windows that may hold nothing.
         """
         covered = (last_seen - start).total_seconds()
         if probed < PER_PAGE or covered <= 0:
-            return 0
-        estimated_rest = probed * (end - last_seen).total_seconds() / covered
-        return min(int(estimated_rest // RECORDS_PER_WINDOW), WINDOWS_PER_WORKER * self.transport.concurrency)
+            return 0.0
+        return probed * (end - last_seen).total_seconds() / covered
 
     def iter_modified_coql(
-        self, module: str, fields: Sequence[str], start: datetime, end: datetime
+        self,
+        module: str,
+        fields: Sequence[str],
+        start: datetime,
+        end: datetime,
+        *,
+        name_lookups: bool = False,
     ) -> Iterator[list[Record]]:
-        """Records modified in [start, end) through COQL (2,000 a call)."""
-        return self.coql.iter_window(module, fields, start, end)
+        """Records modified in [start, end) through COQL (2,000 a call), lookups named on request."""
+        namer = self.lookup_names if name_lookups else None
+        return self.coql.iter_window(module, fields, start, end, namer=namer)
 
     def iter_bulk(
         self, module: str, fields: Sequence[str], start: datetime, end: datetime, *, batch_size: int = 5_000

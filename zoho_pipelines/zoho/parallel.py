@@ -31,7 +31,7 @@ class _Finished:
 
 
 def merge_concurrently(
-    producers: Sequence[Callable[[], Iterator[T]]], *, max_workers: int, max_pending: int = 8
+    producers: Sequence[Callable[[], Iterator[T]]], *, max_workers: int, max_pending: int = 4
 ) -> Iterator[T]:
     """Yield every item of every producer, in arrival order, running `max_workers` at a time."""
     if not producers:

@@ -1,0 +1,145 @@
+"""Giving COQL rows the lookup names the records API carries.
+
+COQL answers a lookup with its id alone (`{"id": ...}`); the records API, and so every table built
+from it, also carries the name (`{"name": ..., "id": ...}`). Each kind of lookup gets its names
+the cheapest way:
+
+- a lookup to another record (`lookup`, e.g. Deals.Account_Name): the target module's display
+  field is selected through the lookup (`Account_Name.Account_Name`) in the same COQL call, so
+  names cost no call at all;
+- a lookup to a user (`ownerlookup`, `userlookup`: Owner, Created_By, Modified_By): an org has
+  few users, so each user's lookup value is learned once per client, from one record that
+  references it, read by id through the records API (which renders it whole), and reused.
+
+A lookup whose target has no display field in its metadata, or that does not fit in the 50
+columns a COQL select may hold, is left to the caller's by-id completion (`unnamed`), which
+renders it whole: slower, never wrong.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from zoho_pipelines.zoho.crm_fields import MAX_FIELDS_PER_CALL
+from zoho_pipelines.zoho.crm_records import CrmRecordReader, Record
+
+USER_LOOKUPS = frozenset({"ownerlookup", "userlookup"})
+
+
+@dataclass(frozen=True)
+class LookupPlan:
+    """How the lookups among one select's fields get their names."""
+
+    related: dict[str, str]
+    """lookup api_name -> the dotted column that selects its target's display field"""
+    users: tuple[str, ...]
+    """user lookup api_names, named from the client's user cache"""
+    unnamed: tuple[str, ...]
+    """lookups left to by-id completion (removed from the select)"""
+
+    def select(self, fields: Sequence[str]) -> list[str]:
+        kept = [name for name in fields if name not in self.unnamed]
+        return [*kept, *self.related.values()]
+
+
+class LookupNamer:
+    """Plans and fills lookup names for COQL reads; safe to share between reader threads."""
+
+    def __init__(self, fields_of: Callable[[str], list[dict[str, Any]]], records: CrmRecordReader) -> None:
+        self._fields_of = fields_of
+        self._records = records
+        self._metadata: dict[str, list[dict[str, Any]]] = {}
+        # Replaced, never mutated, so readers on other threads need no lock.
+        self._users: dict[str, dict[str, Any]] = {}
+        # Held while fetching, so concurrent sub-windows wait for one call instead of each making it.
+        self._metadata_lock = threading.Lock()
+        self._users_lock = threading.Lock()
+
+    def plan(self, module: str, select: Sequence[str]) -> LookupPlan:
+        """The plan for a COQL select of `select` (at most 50 fields) from `module`."""
+        types = {str(field["api_name"]): field for field in self._fields(module)}
+        related: dict[str, str] = {}
+        unnamed: list[str] = []
+        room = MAX_FIELDS_PER_CALL - len(select)
+        for name in select:
+            field = types.get(name) or {}
+            if field.get("data_type") != "lookup":
+                continue
+            display = self._display_field(((field.get("lookup") or {}).get("module") or {}).get("api_name"))
+            if display is not None and room > 0:
+                related[name] = f"{name}.{display}"
+                room -= 1
+            else:
+                unnamed.append(name)
+                room += 1  # the lookup leaves the select, its dotted partner need not enter
+        users = tuple(name for name in select if (types.get(name) or {}).get("data_type") in USER_LOOKUPS)
+        return LookupPlan(related, users, tuple(unnamed))
+
+    def name(self, module: str, plan: LookupPlan, rows: list[Record]) -> list[Record]:
+        """`rows` with every planned lookup shaped as the records API shapes it.
+
+        A user's lookup value is one shared dict for all the rows that point at that user (the
+        rows are read, never edited, downstream); this runs for every row a sync reads.
+        """
+        related = list(plan.related.items())
+        for row in rows:
+            for lookup, dotted in related:
+                name = row.pop(dotted, None)
+                value = row.get(lookup)
+                if value:
+                    row[lookup] = {"name": name, "id": value["id"]}
+        if plan.users:
+            self._learn_users(module, plan.users, rows)
+            users = self._users
+            for row in rows:
+                for lookup in plan.users:
+                    value = row.get(lookup)
+                    if value:
+                        row[lookup] = users.get(value["id"], value)
+        return rows
+
+    def _learn_users(self, module: str, lookups: tuple[str, ...], rows: list[Record]) -> None:
+        """Read, by id, one record per user not seen yet; its lookups name that user."""
+        if not self._unknown_users(lookups, rows):
+            return
+        with self._users_lock:
+            witnesses = self._unknown_users(lookups, rows)  # another thread may have learned them
+            if not witnesses:
+                return
+            learned: dict[str, dict[str, Any]] = {}
+            for batch in self._records.iter_by_ids(module, dict.fromkeys(witnesses.values()), lookups):
+                for record in batch:
+                    for lookup in lookups:
+                        value = record.get(lookup)
+                        if value:
+                            learned[value["id"]] = value
+            self._users = {**self._users, **learned}
+
+    def _unknown_users(self, lookups: tuple[str, ...], rows: list[Record]) -> dict[str, str]:
+        """user id -> id of a row that references it, for users not in the cache."""
+        witnesses: dict[str, str] = {}
+        known = self._users
+        for row in rows:
+            for lookup in lookups:
+                value = row.get(lookup)
+                if value and value["id"] not in known and value["id"] not in witnesses:
+                    witnesses[value["id"]] = row["id"]
+        return witnesses
+
+    def _fields(self, module: str) -> list[dict[str, Any]]:
+        with self._metadata_lock:
+            cached = self._metadata.get(module)
+            if cached is None:
+                cached = self._metadata[module] = self._fields_of(module)
+        return cached
+
+    def _display_field(self, module: str | None) -> str | None:
+        if not module:
+            return None
+        for field in self._fields(module):
+            if field.get("display_field"):
+                return str(field["api_name"])
+        return None
