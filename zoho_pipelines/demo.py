@@ -33,7 +33,6 @@ QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}
 @dataclass
 class ModuleTally:
     records: int = 0
-    deletions: int = 0
     api_calls: int = 0
     api_credits: int = 0
     failed_runs: int = 0
@@ -137,7 +136,6 @@ def _tally(result: dg.ExecuteInProcessResult, lake_key: dg.AssetKey, tally: Modu
             continue
         metadata = materialization.metadata
         tally.records += metadata["records"].value
-        tally.deletions += metadata["deletions"].value
         tally.api_calls += metadata["api_calls"].value
         tally.api_credits += metadata["api_credits"].value
     failed_checks = [
