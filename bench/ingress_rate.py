@@ -19,17 +19,16 @@ import argparse
 import http.client
 import json
 import os
-import re
 import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from suite.ingress import start_ingress
 
 from zoho_pipelines.events.ingress import IngressConfig, make_handler
 from zoho_pipelines.events.local_queue import LocalQueue
@@ -76,25 +75,6 @@ def in_process_rate(calls: int, publisher: object) -> float:
         if handler(event)["statusCode"] != 200:
             raise RuntimeError("the handler refused a valid request")
     return calls / (time.perf_counter() - started)
-
-
-def start_cli_server(home: Path) -> tuple[subprocess.Popen[str], str]:
-    environment = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "EVENTS_"))}
-    environment.update(ZOHO_PIPELINES_HOME=str(home), ZOHO_WEBHOOK_SECRETS=SECRET, EVENTS_TARGET="local")
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from zoho_pipelines.cli import app; app()", "ingress", "--port", "0"],
-        cwd=home,
-        env=environment,
-        stdout=subprocess.PIPE,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    assert process.stdout is not None
-    match = re.search(r"listening on (http://\S+)", process.stdout.readline())
-    if not match:
-        process.kill()
-        raise RuntimeError("the ingress did not start")
-    return process, match.group(1)
 
 
 def http_rate(url: str, requests: int, clients: int) -> dict[str, float]:
@@ -160,7 +140,7 @@ def main() -> None:
         }
         router.close()
 
-        process, url = start_cli_server(scratch_dir)
+        process, url = start_ingress(scratch_dir, SECRET, pin_core=False)
         try:
             result["http"] = http_rate(url, arguments.requests, arguments.clients)
         finally:

@@ -22,11 +22,8 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import re
 import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -39,7 +36,8 @@ from urllib.parse import urlsplit
 import dagster as dg
 import httpx
 
-from suite.child import child_environment, process_peak_rss_mb, run_in_child
+from suite.child import process_peak_rss_mb, run_in_child
+from suite.ingress import INGRESS_CORE, start_ingress
 from zoho_pipelines.defs.events import EventQueuesResource, events_definitions
 from zoho_pipelines.defs.resources import default_resources
 from zoho_pipelines.events.local_queue import LocalQueue
@@ -51,7 +49,6 @@ from zoho_pipelines_tests.events.processing.dagster_support import SensorDaemon
 SECRET = "bench-webhook-secret-0123456789"  # noqa: S105 (a throwaway value for the benchmark)
 SENSOR = "refresh_events_sensor"
 MODULES = ("Leads", "Contacts", "Accounts", "Deals")
-INGRESS_CORE = 0
 DRAIN_DEADLINE_S = 1_800.0
 
 
@@ -68,7 +65,7 @@ def events_pipeline(*, events: int, clients: int, latency_ms: float, workdir: Pa
         targets = _record_ids(sandbox.url, per_module)[:events]
         (home / "targets.json").write_text(json.dumps(targets))
         _keep_off_ingress_core(sandbox.pid)  # type: ignore[attr-defined]
-        ingress, url = _start_ingress(home)
+        ingress, url = start_ingress(home, SECRET)
         try:
             result = run_in_child(
                 "suite.events:drain_events",
@@ -100,33 +97,6 @@ def _keep_off_ingress_core(pid: int) -> None:
     """Everything but the ingress on the other core(s), so the ingress has one to itself."""
     if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(pid)) > 1:
         os.sched_setaffinity(pid, os.sched_getaffinity(pid) - {INGRESS_CORE})
-
-
-def _pin_to_ingress_core() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    if hasattr(os, "sched_setaffinity") and INGRESS_CORE in os.sched_getaffinity(0):
-        os.sched_setaffinity(0, {INGRESS_CORE})
-
-
-def _start_ingress(home: Path) -> tuple[subprocess.Popen[str], str]:
-    environment = {
-        key: value for key, value in child_environment().items() if not key.startswith(("AWS_", "EVENTS_"))
-    }
-    environment.update(ZOHO_PIPELINES_HOME=str(home), ZOHO_WEBHOOK_SECRETS=SECRET, EVENTS_TARGET="local")
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from zoho_pipelines.cli import app; app()", "ingress", "--port", "0"],
-        cwd=home,
-        env=environment,
-        stdout=subprocess.PIPE,
-        text=True,
-        preexec_fn=_pin_to_ingress_core,
-    )
-    assert process.stdout is not None
-    match = re.search(r"listening on (http://\S+)", process.stdout.readline())
-    if not match:
-        process.kill()
-        raise RuntimeError("the ingress did not start")
-    return process, match.group(1)
 
 
 # ---- the poster (its own process) ---------------------------------------------------------------
