@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import httpx
 import psutil
 
+from zoho_pipelines.clock import OffsetClock
 from zoho_pipelines.sandbox.crm_catalog import MODULES
 from zoho_pipelines.sandbox.crm_store import CrmStore
 from zoho_pipelines.sandbox.server import RunningSandbox, SandboxConfig, start_sandbox
@@ -27,7 +28,9 @@ ANCHOR = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 def render_times(records: int, repeats: int = 50) -> dict[str, float]:
     """Median ms to render one page of 200 records (first 50 fields) per module."""
-    store = CrmStore(SandboxConfig(anchor=ANCHOR, records_per_module=records))
+    store = CrmStore(
+        SandboxConfig(anchor=ANCHOR, records_per_module=records), OffsetClock.starting_at(ANCHOR)
+    )
     medians = {}
     for name, spec in MODULES.items():
         fields = [field.api_name for field in spec.fields][:50]

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from zoho_pipelines.clock import Clock
 from zoho_pipelines.sandbox.server import RunningSandbox, SandboxConfig, start_sandbox
 
 SANDBOX_ANCHOR = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
@@ -27,12 +28,16 @@ def sandbox() -> Iterator[RunningSandbox]:
 
 @pytest.fixture
 def sandbox_factory() -> Iterator[Callable[..., RunningSandbox]]:
-    """`sandbox_factory(**config_overrides)` starts a private sandbox, stopped at teardown."""
+    """`sandbox_factory(clock=None, **config_overrides)` starts a private sandbox, stopped at teardown.
+
+    Its clock starts at the anchor unless `clock` says otherwise (e.g. a day later, so that
+    mutations land on a day of their own).
+    """
     started: list[RunningSandbox] = []
 
-    def start(**overrides: Any) -> RunningSandbox:
+    def start(clock: Clock | None = None, **overrides: Any) -> RunningSandbox:
         overrides.setdefault("anchor", SANDBOX_ANCHOR)
-        running = start_sandbox(SandboxConfig(**overrides))
+        running = start_sandbox(SandboxConfig(**overrides), clock=clock)
         started.append(running)
         return running
 

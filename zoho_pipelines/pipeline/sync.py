@@ -18,6 +18,7 @@ from datetime import time as clock_time
 import pyarrow as pa
 
 from zoho_pipelines.catalog import ModuleSpec
+from zoho_pipelines.clock import SYSTEM_CLOCK, Clock
 from zoho_pipelines.lake import Lake, PartitionRef, WrittenPartition
 from zoho_pipelines.pipeline.source import ModuleSource
 from zoho_pipelines.schema import ModuleSchema, RecordNormalizer, build_module_schema, merge_schemas
@@ -71,15 +72,20 @@ def _requested_fields(schema: ModuleSchema, removed: tuple[str, ...]) -> list[st
     return list(dict.fromkeys(names))
 
 
-def sync_partition(client: ZohoClient, lake: Lake, spec: ModuleSpec, day: date) -> PartitionSync:
-    """Replace the lake partition of `spec` for `day` with what Zoho holds for that day."""
+def sync_partition(
+    client: ZohoClient, lake: Lake, spec: ModuleSpec, day: date, *, clock: Clock = SYSTEM_CLOCK
+) -> PartitionSync:
+    """Replace the lake partition of `spec` for `day` with what Zoho holds for that day.
+
+    `clock` stamps `_synced_at`, the tie-break between two reads of one version.
+    """
     started = time.perf_counter()
     calls_before, credits_before = client.stats.calls, client.stats.credits
     source = ModuleSource(client, spec)
     schema, added, removed = resolve_schema(source, lake)
     normalizer = RecordNormalizer(schema)
     start, end = day_window(day)
-    synced_at = datetime.now(UTC)
+    synced_at = clock.now()
     counts = {"records": 0, "deletions": 0}
 
     def batches() -> Iterator[pa.RecordBatch]:

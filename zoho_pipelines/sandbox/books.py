@@ -15,7 +15,6 @@ handlers only answer the Books protocol, including its error bodies ({"code": n,
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -29,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from zoho_pipelines.clock import SYSTEM_CLOCK, Clock
 from zoho_pipelines.sandbox.books_data import (
     BASE_CURRENCY,
     CURRENCIES,
@@ -166,10 +166,16 @@ class BooksApi:
     """
 
     def __init__(
-        self, organizations: list[Organization], timezone: str, *, modified_time_listing: bool = True
+        self,
+        organizations: list[Organization],
+        timezone: str,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        modified_time_listing: bool = True,
     ) -> None:
         self.organizations = {org.organization_id: org for org in organizations}
         self.timezone = timezone
+        self.clock = clock
         self.modified_time_listing = modified_time_listing
 
     def routes(self) -> list[BaseRoute]:
@@ -331,7 +337,7 @@ class BooksApi:
             fields = validate(org.data, await _request_body(request))
         except BooksError as error:
             return books_json({"code": error.code, "message": error.message}, error.status)
-        record = create(org.data, fields, int(time.time() * 1000))
+        record = create(org.data, fields, epoch_ms(self.clock.now()))
         return books_json({"code": 0, "message": message, SINGULAR[entity]: record}, 201)
 
 
@@ -512,4 +518,6 @@ def organizations_for(config: Any, crm: Any) -> list[Organization]:
 
 def routes(state: Any) -> list[BaseRoute]:
     """Books routes over the sandbox state; customers are the CRM's accounts."""
-    return BooksApi(organizations_for(state.config, state.crm), state.config.timezone).routes()
+    return BooksApi(
+        organizations_for(state.config, state.crm), state.config.timezone, clock=state.clock
+    ).routes()

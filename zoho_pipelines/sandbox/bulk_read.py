@@ -13,7 +13,6 @@ import io
 import itertools
 import queue
 import threading
-import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -230,7 +229,7 @@ class BulkReadJobs:
                 "cvid": None,
             },
             page=page,
-            created_ms=int(time.time()) * 1000,
+            created_ms=self.store.now_ms(),
         )
         self.jobs[job.id] = job
         self._queue.put(job)

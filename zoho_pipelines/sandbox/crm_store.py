@@ -15,7 +15,6 @@ from __future__ import annotations
 import random
 import re
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from zoho_pipelines.clock import Clock
 from zoho_pipelines.sandbox.config import SandboxConfig
 from zoho_pipelines.sandbox.crm_catalog import (
     LOOKUP_NULL_SHARE,
@@ -53,11 +53,6 @@ GENERATED_EMAIL = re.compile(r"\.(\d+)@")
 
 ChangeListener = Callable[[str, str, list[int], list[str]], None]
 """(module, operation insert|update|delete, record ids, affected field api_names)."""
-
-
-def now_ms() -> int:
-    """Wall-clock time truncated to whole seconds, the precision Zoho renders."""
-    return int(time.time()) * 1000
 
 
 @dataclass
@@ -115,7 +110,7 @@ class RenderContext:
         self.modified_s = columns.modified_ms[self.indices] // 1000
         self.anchor_s = store.anchor_s
         self.anchor_date = store.anchor.date()
-        self.now_s = int(time.time())
+        self.now_s = int(store.clock.now().timestamp())
         self.times = store.times
         self._keys = splitmix64(self.indices.astype(U64) ^ store.module_salt[module.api_name])
         self._hashes: dict[str, np.ndarray] = {}
@@ -194,10 +189,11 @@ class Page:
 class CrmStore:
     """Thread-safe ground truth for the four CRM modules."""
 
-    def __init__(self, config: SandboxConfig) -> None:
+    def __init__(self, config: SandboxConfig, clock: Clock) -> None:
         if config.anchor is None:
             raise ValueError("the store needs a resolved anchor")
         self.config = config
+        self.clock = clock
         self.anchor = config.anchor
         self.anchor_s = int(config.anchor.timestamp())
         self.times = TimeFormatter(config.timezone)
@@ -209,6 +205,10 @@ class CrmStore:
         self._listeners: list[ChangeListener] = []
         self._mutations = 0
         self.columns = {name: self._populate(spec) for name, spec in MODULES.items()}
+
+    def now_ms(self) -> int:
+        """The sandbox clock truncated to whole seconds, the precision Zoho renders."""
+        return int(self.clock.now().timestamp()) * 1000
 
     # ---- population ------------------------------------------------------------------------
 
@@ -473,7 +473,7 @@ class CrmStore:
             for name, value in values.items():
                 if spec.by_name[name].unique and value is not None:
                     columns.unique_overrides.setdefault(name, {})[value] = index
-            moment = max(now_ms(), int(columns.modified_ms[index]))
+            moment = max(self.now_ms(), int(columns.modified_ms[index]))
             self._touch(columns, index, moment, API_USER_INDEX)
         self._notify(module, "update", [self.record_id(module, index)], sorted(values))
         return moment
@@ -485,7 +485,7 @@ class CrmStore:
             columns = self.columns[module]
             self._mutations += 1
             rng = random.Random(f"{self.config.seed}:{module}:{self._mutations}")
-            moment = now_ms()
+            moment = self.now_ms()
             live = columns.live_indices().tolist()
             edited = rng.sample(live, min(edits, len(live)))
             remaining = sorted(set(live) - set(edited)) if deletes else []

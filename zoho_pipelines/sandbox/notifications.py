@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from zoho_pipelines.clock import epoch_ms
 from zoho_pipelines.sandbox.crm_catalog import MODULES
 from zoho_pipelines.sandbox.crm_store import CrmStore
 from zoho_pipelines.sandbox.errors import crm_error, crm_error_body, json_response
@@ -51,6 +52,7 @@ class Channel:
 class NotificationHub:
     def __init__(self, store: CrmStore, stats: SandboxStats, timeout_s: float) -> None:
         self.store = store
+        self.clock = store.clock
         self.stats = stats
         self.channels: dict[str, Channel] = {}
         self.base_url = ""
@@ -63,7 +65,7 @@ class NotificationHub:
     # ---- publishing ------------------------------------------------------------------------
 
     def active(self) -> list[Channel]:
-        now = time.time() * 1000
+        now = epoch_ms(self.clock)
         with self._lock:
             return [channel for channel in self.channels.values() if channel.expiry_ms > now]
 
@@ -80,7 +82,7 @@ class NotificationHub:
         self, channel: Channel, module: str, operation: str, ids: list[int], affected: list[str]
     ) -> dict[str, Any]:
         payload: dict[str, Any] = {
-            "server_time": int(time.time() * 1000),
+            "server_time": epoch_ms(self.clock),
             "query_params": {},
             "module": module,
             "resource_uri": f"{self.base_url}/crm/v8/{module}",
@@ -177,8 +179,7 @@ def _parse_events(item: dict[str, Any], path: str) -> set[str]:
     return {str(event) for event in events}
 
 
-def _parse_expiry(item: dict[str, Any], path: str) -> int:
-    now_ms = int(time.time() * 1000)
+def _parse_expiry(item: dict[str, Any], path: str, now_ms: int) -> int:
     raw = item.get("channel_expiry")
     if raw in (None, ""):
         return now_ms + DEFAULT_EXPIRY_S * 1000
@@ -283,7 +284,7 @@ def watch_routes(hub: NotificationHub) -> list[BaseRoute]:
                     events=_parse_events(item, path),
                     notify_url=_notify_url(item, path),
                     token=item.get("token"),
-                    expiry_ms=_parse_expiry(item, path),
+                    expiry_ms=_parse_expiry(item, path, epoch_ms(hub.clock)),
                     return_affected_field_values=bool(item.get("return_affected_field_values")),
                     notify_on_related_action=bool(item.get("notify_on_related_action")),
                     fields=item.get("fields"),
@@ -316,7 +317,9 @@ def watch_routes(hub: NotificationHub) -> list[BaseRoute]:
                     )
                 events = _parse_events(item, path) if item.get("events") or replace else set()
                 expiry = (
-                    _parse_expiry(item, path) if item.get("channel_expiry") or replace else channel.expiry_ms
+                    _parse_expiry(item, path, epoch_ms(hub.clock))
+                    if item.get("channel_expiry") or replace
+                    else channel.expiry_ms
                 )
                 with hub._lock:
                     if item.get("_delete_events"):

@@ -11,10 +11,11 @@ import base64
 import hashlib
 import hmac
 import secrets
-import time
 from dataclasses import dataclass
 
 import orjson
+
+from zoho_pipelines.clock import Clock, epoch_ms
 
 PAGE_TOKEN_RECORD_LIMIT = 100_000
 
@@ -39,13 +40,14 @@ def binding_digest(params: dict[str, str]) -> str:
 
 
 class PageTokens:
-    def __init__(self, ttl_s: int) -> None:
+    def __init__(self, ttl_s: int, clock: Clock) -> None:
         self.ttl_s = ttl_s
+        self.clock = clock
         self._secret = secrets.token_bytes(32)
 
     def mint(self, binding: str, last_key: int, served: int) -> tuple[str, int]:
         """A token for the next page and its expiry (epoch ms)."""
-        expires_at_ms = int((time.time() + self.ttl_s) * 1000)
+        expires_at_ms = epoch_ms(self.clock) + self.ttl_s * 1000
         payload = orjson.dumps([binding, last_key, served, expires_at_ms])
         body = base64.urlsafe_b64encode(payload).rstrip(b"=")
         signature = hmac.new(self._secret, body, hashlib.sha256).hexdigest()[:32]
@@ -58,7 +60,7 @@ class PageTokens:
             raise PageTokenError("INVALID_DATA")
         padded = body + "=" * (-len(body) % 4)
         bound, last_key, served, expires_at_ms = orjson.loads(base64.urlsafe_b64decode(padded))
-        if expires_at_ms <= time.time() * 1000:
+        if expires_at_ms <= epoch_ms(self.clock):
             raise PageTokenError("EXPIRED_VALUE")
         if bound != binding:
             raise PageTokenError("TOKEN_BOUND_DATA_MISMATCH")

@@ -8,7 +8,6 @@ lists tasks project by project.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -18,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from zoho_pipelines.clock import SYSTEM_CLOCK, Clock, epoch_ms
 from zoho_pipelines.sandbox.lazy_records import Timeline, resolve_anchor
 from zoho_pipelines.sandbox.projects_data import ProjectsDataset, ProjectsSizes
 
@@ -87,8 +87,11 @@ class ProjectsApi:
     `portal_task_listing=False` serves tasks project by project only, exactly as `restapi` does.
     """
 
-    def __init__(self, data: ProjectsDataset, *, portal_task_listing: bool = True) -> None:
+    def __init__(
+        self, data: ProjectsDataset, *, clock: Clock = SYSTEM_CLOCK, portal_task_listing: bool = True
+    ) -> None:
         self.data = data
+        self.clock = clock
         self.portal_task_listing = portal_task_listing
 
     def routes(self) -> list[BaseRoute]:
@@ -170,8 +173,7 @@ class ProjectsApi:
         fields = dict(parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True))
         if not fields.get("name", "").strip():
             return ProjectsError(400, 6831, "Input Parameter Missing: name").response()
-        now_ms = int(time.time() * 1000)
-        record, created = self.data.create_project(fields, now_ms, _base_url(request))
+        record, created = self.data.create_project(fields, epoch_ms(self.clock), _base_url(request))
         return projects_json({"projects": [record]}, 201 if created else 200)
 
     async def list_project_tasks(self, request: Request) -> Response:
@@ -218,4 +220,4 @@ def dataset_for(config: Any, crm: Any) -> ProjectsDataset:
 
 def routes(state: Any) -> list[BaseRoute]:
     """Projects routes over the sandbox state; projects point at the CRM's accounts."""
-    return ProjectsApi(dataset_for(state.config, state.crm)).routes()
+    return ProjectsApi(dataset_for(state.config, state.crm), clock=state.clock).routes()

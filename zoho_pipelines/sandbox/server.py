@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from zoho_pipelines.clock import Clock
 from zoho_pipelines.sandbox import books, projects
 from zoho_pipelines.sandbox.auth import token_routes
 from zoho_pipelines.sandbox.bulk_read import bulk_routes
@@ -35,7 +36,7 @@ from zoho_pipelines.sandbox.errors import api_error
 from zoho_pipelines.sandbox.guard import ABORT_EXTENSION, ApiGuard
 from zoho_pipelines.sandbox.mutator import PeriodicMutator
 from zoho_pipelines.sandbox.notifications import watch_routes
-from zoho_pipelines.sandbox.state import SandboxState
+from zoho_pipelines.sandbox.state import SandboxState, default_clock
 
 __all__ = ["RunningSandbox", "SandboxConfig", "SandboxState", "build_app", "serve", "start_sandbox"]
 
@@ -145,11 +146,18 @@ class RunningSandbox:
     """A started sandbox; a context manager that stops it on exit."""
 
     def __init__(
-        self, url: str, config: SandboxConfig, state: SandboxState | None, stopper: Callable[[], None]
+        self,
+        url: str,
+        config: SandboxConfig,
+        state: SandboxState | None,
+        stopper: Callable[[], None],
+        clock: Clock,
     ) -> None:
         self.url = url
         self.config = config
         self.state = state
+        self.clock = clock
+        """The sandbox's "now": code under test that must agree with the sandbox on the time takes it."""
         self._stopper = stopper
         self._stopped = False
 
@@ -184,8 +192,8 @@ class RunningSandbox:
         return f"RunningSandbox(url={self.url!r}, in_process={self.state is not None})"
 
 
-def _start_in_process(config: SandboxConfig) -> RunningSandbox:
-    state = SandboxState(config)
+def _start_in_process(config: SandboxConfig, clock: Clock | None) -> RunningSandbox:
+    state = SandboxState(config, clock)
     sock = _listening_socket(config.host, config.port)
     url = _url(sock)
     state.base_url = state.notifications.base_url = url
@@ -214,7 +222,7 @@ def _start_in_process(config: SandboxConfig) -> RunningSandbox:
         sock.close()
         state.close()
 
-    return RunningSandbox(url, state.config, state, stop)
+    return RunningSandbox(url, state.config, state, stop, state.clock)
 
 
 def config_arguments(config: SandboxConfig) -> list[str]:
@@ -250,19 +258,27 @@ def _start_subprocess(config: SandboxConfig) -> RunningSandbox:
         if process.stdout is not None:
             process.stdout.close()
 
-    running = RunningSandbox(first_line, config, None, stop)
+    running = RunningSandbox(first_line, config, None, stop, default_clock(config))
     running.pid = process.pid  # type: ignore[attr-defined]
     return running
 
 
-def start_sandbox(config: SandboxConfig, *, subprocess: bool = False) -> RunningSandbox:
+def start_sandbox(
+    config: SandboxConfig, *, subprocess: bool = False, clock: Clock | None = None
+) -> RunningSandbox:
     """Start a sandbox and return once it accepts connections.
 
     In-process (default) the server runs uvicorn on its own event loop in a background thread and
     `state` gives direct access to the ground truth; `subprocess=True` runs it in its own Python
     process (for benchmarks and memory measurements), ground truth then over /__sandbox/*.
+    `clock` (in-process only) is the sandbox's "now"; by default it starts at the anchor, so a
+    subprocess given the same anchor keeps the same time.
     """
-    return _start_subprocess(config) if subprocess else _start_in_process(config)
+    if subprocess:
+        if clock is not None:
+            raise ValueError("a subprocess sandbox keeps its own clock: it starts at config.anchor")
+        return _start_subprocess(config)
+    return _start_in_process(config, clock)
 
 
 def serve(config: SandboxConfig, *, announce: Callable[[str], None] | None = None) -> None:

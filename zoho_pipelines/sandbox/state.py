@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from zoho_pipelines.clock import SYSTEM_CLOCK, Clock, OffsetClock
 from zoho_pipelines.sandbox.auth import TokenRegistry
 from zoho_pipelines.sandbox.bulk_read import BulkReadJobs
 from zoho_pipelines.sandbox.config import SandboxConfig
@@ -21,11 +21,21 @@ from zoho_pipelines.sandbox.stats import SandboxStats
 RUNTIME_SETTINGS = ("fault_rate", "rate_limit_rate", "drop_rate", "slow_rate", "slow_ms", "latency_ms")
 
 
-def resolve_anchor(config: SandboxConfig) -> SandboxConfig:
+def resolve_anchor(config: SandboxConfig, clock: Clock) -> SandboxConfig:
     """The config with its anchor fixed (start time to the second when not given)."""
     if config.anchor is not None:
         return config
-    return dataclasses.replace(config, anchor=datetime.now(UTC).replace(microsecond=0))
+    return dataclasses.replace(config, anchor=clock.now().replace(microsecond=0))
+
+
+def default_clock(config: SandboxConfig) -> Clock:
+    """The sandbox's clock when none is injected: it starts at the anchor.
+
+    The anchor is "now" for the generated history, so a sandbox anchored in the past behaves
+    the same on any date: channel expiries, page-token lifetimes, mutations and "days since"
+    values are all measured from it, not from the machine's calendar.
+    """
+    return OffsetClock.starting_at(config.anchor) if config.anchor is not None else SYSTEM_CLOCK
 
 
 class SandboxState:
@@ -35,9 +45,10 @@ class SandboxState:
     their data from the same anchor as CRM.
     """
 
-    def __init__(self, config: SandboxConfig) -> None:
-        self.config = resolve_anchor(config)
-        self.crm = CrmStore(self.config)
+    def __init__(self, config: SandboxConfig, clock: Clock | None = None) -> None:
+        self.clock = clock or default_clock(config)
+        self.config = resolve_anchor(config, self.clock)
+        self.crm = CrmStore(self.config, self.clock)
         self.tokens = TokenRegistry(self.config.token_ttl_s)
         self.stats = SandboxStats()
         self.credits = CreditLedger(self.config.credit_budget)
@@ -53,7 +64,7 @@ class SandboxState:
             ),
             self.config.fault_seed,
         )
-        self.page_tokens = PageTokens(self.config.page_token_ttl_s)
+        self.page_tokens = PageTokens(self.config.page_token_ttl_s, self.clock)
         self.workdir = Path(tempfile.mkdtemp(prefix="zoho-sandbox-"))
         self.bulk = BulkReadJobs(self.crm, self.workdir, self.stats)
         self.notifications = NotificationHub(self.crm, self.stats, self.config.notify_timeout_s)

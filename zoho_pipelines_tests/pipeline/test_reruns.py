@@ -14,11 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from zoho_pipelines.clock import OffsetClock
 from zoho_pipelines.lake import LocalLake, PartitionRef
 from zoho_pipelines.pipeline import day_window, load_partition, sync_partition
 from zoho_pipelines.sandbox.server import RunningSandbox
 from zoho_pipelines.schema import SYNCED_AT, ModuleSchema
 from zoho_pipelines.warehouse import open_warehouse
+from zoho_pipelines_tests.conftest import SANDBOX_ANCHOR
 from zoho_pipelines_tests.pipeline.support import (
     SandboxTruth,
     client_for,
@@ -42,6 +44,12 @@ def history_days(sandbox: RunningSandbox) -> list[date]:
     return [first + timedelta(days=offset) for offset in range((anchor.date() - first).days + 1)]
 
 
+def start_after_history(sandbox_factory) -> RunningSandbox:
+    """A sandbox whose clock reads the day after its history ends: mutations get a day of their own."""
+    clock = OffsetClock.starting_at(SANDBOX_ANCHOR + timedelta(days=1))
+    return sandbox_factory(records_per_module=RECORDS, history_days=HISTORY_DAYS, clock=clock)
+
+
 def mutation_day(sandbox: RunningSandbox, ids: list[str]) -> date:
     """The UTC day the sandbox stamped a mutation with (read from the record, not the clock)."""
     assert sandbox.state is not None
@@ -52,7 +60,7 @@ def mutation_day(sandbox: RunningSandbox, ids: list[str]) -> date:
 def test_partitions_loaded_in_any_order_or_twice_give_the_same_exact_table(
     sandbox_factory, tmp_path: Path
 ) -> None:
-    sandbox = sandbox_factory(records_per_module=RECORDS, history_days=HISTORY_DAYS)
+    sandbox = start_after_history(sandbox_factory)
     assert sandbox.state is not None
     lake = LocalLake(tmp_path / "lake")
     days = history_days(sandbox)
@@ -121,7 +129,7 @@ def test_a_deleted_record_becomes_a_tombstone_that_keeps_its_newest_values(
     sandbox_factory, tmp_path: Path
 ) -> None:
     """The daily flow: history, then today's edits, then today's deletes (today re-synced)."""
-    sandbox = sandbox_factory(records_per_module=RECORDS, history_days=HISTORY_DAYS)
+    sandbox = start_after_history(sandbox_factory)
     assert sandbox.state is not None
     crm = sandbox.state.crm
     lake = LocalLake(tmp_path / "lake")
@@ -176,7 +184,7 @@ def _deleted_entry(crm, record_id: str) -> dict:
 @pytest.mark.parametrize("order", ["tombstone first", "tombstone last"])
 def test_tombstone_and_older_live_row_in_either_order(sandbox_factory, tmp_path: Path, order: str) -> None:
     """A back-fill may bring a record's old live version after its deletion: still deleted."""
-    sandbox = sandbox_factory(records_per_module=RECORDS, history_days=HISTORY_DAYS)
+    sandbox = start_after_history(sandbox_factory)
     assert sandbox.state is not None
     lake = LocalLake(tmp_path / "lake")
     days = history_days(sandbox)

@@ -6,7 +6,7 @@ import json
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -43,7 +43,7 @@ def test_changes_are_posted_to_matching_channels(
     url, received = receiver
     running = sandbox_factory(records_per_module=300)
     crm = running.state.crm
-    expiry = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    expiry = (running.clock.now() + timedelta(hours=2)).isoformat()
     with api_client(running) as client:
         enabled = client.post(
             "/crm/v8/actions/watch",
@@ -99,7 +99,7 @@ def test_changes_are_posted_to_matching_channels(
 
 
 def test_channel_validation(sandbox: RunningSandbox) -> None:
-    too_far = (datetime.now(UTC) + timedelta(days=8)).isoformat()
+    too_far = (sandbox.clock.now() + timedelta(days=8)).isoformat()
     with api_client(sandbox) as client:
         response = client.post(
             "/crm/v8/actions/watch",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -168,7 +167,7 @@ def test_create_project_is_idempotent_on_the_external_key(sandbox_factory) -> No
     with api_client(running) as api:
         portal = api.get("/restapi/portals/").json()["portals"][0]["id_string"]
         path = f"/restapi/portal/{portal}/projects/"
-        before_ms = int(time.time() * 1000)
+        before_ms = int(running.clock.now().timestamp() * 1000)
         form = {"name": "Onboarding: Acme", "UDF_CHAR1": "5000000000000000001", "UDF_CHAR3": "deal-77"}
         first = api.post(path, data=form)
         again = api.post(path, data=form)

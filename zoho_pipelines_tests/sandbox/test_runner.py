@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 
@@ -33,7 +33,7 @@ def test_subprocess_mode_serves_the_same_data(sandbox: RunningSandbox) -> None:
 def test_mutations_are_visible_in_truth_and_api(sandbox_factory: Callable[..., RunningSandbox]) -> None:
     running = sandbox_factory(records_per_module=300)
     crm = running.state.crm
-    window_start = datetime.now(UTC).replace(microsecond=0)  # mutations happen now, history ends earlier
+    window_start = running.clock.now().replace(microsecond=0)  # mutations happen now, history ends earlier
     before = set(crm.ids("Contacts").tolist())
     changes = httpx.post(
         f"{running.url}/__sandbox/mutate", json={"module": "Contacts", "creates": 3, "edits": 4, "deletes": 2}
@@ -96,8 +96,8 @@ def test_leads_need_several_field_groups(sandbox: RunningSandbox) -> None:
 
 
 def test_mutation_mode_keeps_changing_records(sandbox_factory: Callable[..., RunningSandbox]) -> None:
-    started = datetime.now(UTC).replace(microsecond=0)
     running = sandbox_factory(records_per_module=200, mutate_every_s=0.02)
+    started = running.config.anchor  # the sandbox's clock starts there; history ends before it
     far = started + timedelta(days=36_500)
     deadline = time.monotonic() + 20
     changed: set[str] = set()
