@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 # Composite sort keys pack a record's index into the low bits of an int64 (see crm_store), which
 # caps a module at this many records; a million a module fits with ample room for creates.
 MAX_RECORDS_PER_MODULE = 4_000_000
+TIME_SHAPES = ("realistic", "uniform")
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,16 @@ class SandboxConfig:
     """Seconds a 429 asks the caller to wait (details.retry_after and the Retry-After header)."""
     notify_timeout_s: float = 2.0
     """How long a Notification API delivery may take before it counts as failed."""
+    time_shape: str = "realistic"
+    """How generated Created/Modified times are spread (see crm_history): "realistic" (office
+    hours, bursts, midnight imports, mass updates: what Zoho orgs look like) or "uniform" (the old
+    even spread, for benchmarks that compare with earlier figures)."""
+    midnight_share: float = 0.015
+    """realistic: share of records created or last modified at exactly 00:00:00 UTC."""
+    mass_update_share: float = 0.06
+    """realistic: share of records whose Modified_Time is a mass-update second shared with others."""
+    mass_update_size: int = 2_500
+    """realistic: records per mass update (each mass update is one Modified_Time second)."""
 
     def __post_init__(self) -> None:
         if not 0 < self.records_per_module <= MAX_RECORDS_PER_MODULE:
@@ -55,3 +67,31 @@ class SandboxConfig:
                 raise ValueError(f"{name} must be within [0, 1]")
         if self.fault_rate + self.rate_limit_rate + self.drop_rate > 1.0:
             raise ValueError("fault_rate + rate_limit_rate + drop_rate must not exceed 1")
+        if self.time_shape not in TIME_SHAPES:
+            raise ValueError(f"time_shape must be one of {TIME_SHAPES}")
+        if (
+            not 0.0 <= self.midnight_share + self.mass_update_share <= 1.0
+            or min(self.midnight_share, self.mass_update_share) < 0.0
+        ):
+            raise ValueError("midnight_share and mass_update_share must be >= 0 and sum to at most 1")
+        if self.mass_update_size < 2:
+            raise ValueError("mass_update_size must be at least 2")
+
+    @classmethod
+    def clustered_day(cls, day: date, records: int = 100_000, **overrides: Any) -> SandboxConfig:
+        """One UTC day of realistic history: `records` per module modified within `day`.
+
+        The benchmark's clustered day (100,000 Deals, at least 1% at 00:00:00 UTC, at least 5%
+        sharing a Modified_Time second with another record) is `clustered_day(day)`: the anchor is
+        the next midnight, so the day's own 00:00:00 opens the window, and the default
+        midnight_share (1.5%) and mass_update_share (6%) leave margin over both thresholds.
+        """
+        anchor = datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
+        settings: dict[str, Any] = {
+            "anchor": anchor,
+            "history_days": 1,
+            "records_per_module": records,
+            "time_shape": "realistic",
+            **overrides,
+        }
+        return cls(**settings)

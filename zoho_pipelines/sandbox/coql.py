@@ -6,6 +6,11 @@ Supported: a select list of fields, and of a lookup's target fields with a dot
 between / not between, is [not] null, [not] like, and/or and parentheses, ORDER BY several
 columns asc/desc, and `LIMIT offset, count` or `LIMIT count OFFSET offset` (at most 2,000 rows a
 call and 100,000 rows deep). Anything else gets the error Zoho gives, in Zoho's shape.
+
+The limits Zoho documents for COQL v8 are enforced (see coql_rules for each, with its source):
+at most 15 select-column joins, no image-upload fields, SQL reserved words as field names only
+when quoted ('External', "External" or `External`), and more than two WHERE criteria bracketed in
+pairs. A quoted name is a column, as in Zoho's own examples (`select 'Account_Name.Account_Name'`).
 """
 
 from __future__ import annotations
@@ -21,6 +26,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from zoho_pipelines.sandbox.coql_rules import (
+    CoqlRuleError,
+    check_criteria_pairs,
+    check_joins,
+    check_supported,
+    quoted_column,
+    reserved_word,
+)
 from zoho_pipelines.sandbox.crm_catalog import MODULES, FieldSpec, ModuleSpec
 from zoho_pipelines.sandbox.crm_filter import (
     STORED_COLUMNS,
@@ -84,6 +97,14 @@ def _syntax(clause: str) -> CoqlError:
 
 
 def _column(module: ModuleSpec, node: exp.Expression, clause: str) -> FieldSpec:
+    node = quoted_column(node)
+    reserved_word(node)
+    spec = _plain_column(module, node, clause)
+    check_supported(spec, clause)
+    return spec
+
+
+def _plain_column(module: ModuleSpec, node: exp.Expression, clause: str) -> FieldSpec:
     if not isinstance(node, exp.Column) or node.table:
         raise CoqlError(
             "INVALID_QUERY", "column given seems to be invalid", {"column_name": node.sql(), "clause": clause}
@@ -98,6 +119,7 @@ def _column(module: ModuleSpec, node: exp.Expression, clause: str) -> FieldSpec:
 
 def _related_column(module: ModuleSpec, node: exp.Expression) -> RelatedColumn | None:
     """`Lookup.Field` in a select list, when the lookup and its target's field exist."""
+    node = quoted_column(node)
     if not isinstance(node, exp.Column) or not node.table or node.args.get("db"):
         return None
     lookup = module.by_name.get(node.table)
@@ -114,6 +136,7 @@ def _related_column(module: ModuleSpec, node: exp.Expression) -> RelatedColumn |
             "column given seems to be invalid",
             {"column_name": node.sql(), "clause": "select"},
         )
+    check_supported(target, "select")
     return RelatedColumn(lookup, target)
 
 
@@ -207,6 +230,9 @@ def parse(text: str) -> CoqlQuery:
         raise CoqlError(
             "LIMIT_EXCEEDED", "select columns limit exceeded", {"by": "select", "limit": MAX_COLUMNS}
         )
+    check_joins([column for column in related if column is not None])
+    if tree.args.get("where"):
+        check_criteria_pairs(tree.args["where"].this)
     where = _condition(module, tree.args["where"].this) if tree.args.get("where") else None
     if where is not None:
         try:
@@ -336,7 +362,7 @@ def coql_routes(store: CrmStore) -> list[BaseRoute]:
             )
         try:
             query = parse(text)
-        except CoqlError as error:
+        except (CoqlError, CoqlRuleError) as error:
             return crm_error(400, error.code, error.message, error.details)
         request.state.zoho_credits = credits_for_limit(query.limit)
         data, more = execute(store, query)

@@ -8,11 +8,18 @@ so they cannot disagree with one another.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from zoho_pipelines.sandbox.crm_complex_values import TAG_FIELD
+from zoho_pipelines.sandbox.crm_custom_module import SERVICE_CONTRACTS
+from zoho_pipelines.sandbox.crm_fieldspec import API_USER as API_USER
+from zoho_pipelines.sandbox.crm_fieldspec import DEFAULT_LENGTHS as DEFAULT_LENGTHS
+from zoho_pipelines.sandbox.crm_fieldspec import JSON_TYPES as JSON_TYPES
+from zoho_pipelines.sandbox.crm_fieldspec import USER_IDS as USER_IDS
+from zoho_pipelines.sandbox.crm_fieldspec import USERS as USERS
+from zoho_pipelines.sandbox.crm_fieldspec import FieldSpec, ModuleSpec
 from zoho_pipelines.sandbox.crm_values import (
     Choice,
     DateAround,
@@ -33,134 +40,7 @@ from zoho_pipelines.sandbox.crm_values import (
 if TYPE_CHECKING:
     from zoho_pipelines.sandbox.crm_store import RenderContext
 
-JSON_TYPES = {
-    "text": "string",
-    "textarea": "string",
-    "email": "string",
-    "phone": "string",
-    "website": "string",
-    "autonumber": "string",
-    "picklist": "string",
-    "date": "string",
-    "datetime": "string",
-    "bigint": "string",
-    "integer": "integer",
-    "double": "double",
-    "percent": "double",
-    "currency": "double",
-    "boolean": "boolean",
-    "lookup": "jsonobject",
-    "ownerlookup": "jsonobject",
-    "userlookup": "jsonobject",
-    "multiselectpicklist": "jsonarray",
-}
-"""Zoho's json_type for each data_type (bigint travels as a string: it exceeds 2**53)."""
-
-DEFAULT_LENGTHS = {
-    "text": 255,
-    "textarea": 32_000,
-    "email": 100,
-    "phone": 30,
-    "website": 255,
-    "autonumber": 255,
-    "picklist": 120,
-    "multiselectpicklist": 2_000,
-    "integer": 9,
-    "bigint": 18,
-    "double": 16,
-    "percent": 5,
-    "currency": 16,
-    "date": 20,
-    "datetime": 120,
-    "boolean": 5,
-    "lookup": 120,
-    "ownerlookup": 120,
-    "userlookup": 120,
-}
-SYSTEM_TIME_FIELDS = ("Created_Time", "Modified_Time")
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    api_name: str
-    data_type: str
-    label: str
-    generate: Generator | None = field(default=None, repr=False)
-    """None for the system fields the store renders from its columns (times, Created_By...)."""
-    custom: bool = False
-    read_only: bool = False
-    mandatory: bool = False
-    unique: bool = False
-    volatile: bool = False
-    """Changes when the record is edited (its hash takes the record version)."""
-    picklist: tuple[str, ...] = ()
-    lookup_module: str | None = None
-    length: int | None = None
-    decimal_place: int | None = None
-    formula_return: str | None = None
-
-    @property
-    def json_type(self) -> str:
-        if self.formula_return is not None:
-            return JSON_TYPES[self.formula_return]
-        return JSON_TYPES[self.data_type]
-
-    @property
-    def max_length(self) -> int:
-        return self.length or DEFAULT_LENGTHS.get(self.data_type, 255)
-
-    @property
-    def metadata_data_type(self) -> str:
-        return "formula" if self.formula_return is not None else self.data_type
-
-
-@dataclass(frozen=True)
-class ModuleSpec:
-    api_name: str
-    number: int
-    singular: str
-    display_field: str
-    fields: tuple[FieldSpec, ...] = field(repr=False)
-    by_name: dict[str, FieldSpec] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "by_name", {spec.api_name: spec for spec in self.fields})
-
-    @property
-    def module_id(self) -> str:
-        return str(5_725_767_000_000_002_175 + self.number * 3)
-
-    @property
-    def volatile_fields(self) -> tuple[str, ...]:
-        return tuple(spec.api_name for spec in self.fields if spec.volatile)
-
-    @property
-    def stored_volatile_fields(self) -> tuple[str, ...]:
-        """Volatile fields with values of their own (derived ones follow their sources)."""
-        return tuple(
-            spec.api_name for spec in self.fields if spec.volatile and not isinstance(spec.generate, Derived)
-        )
-
-
 # ---- people and pools -----------------------------------------------------------------------
-
-USERS: tuple[dict[str, str], ...] = tuple(
-    {"name": name, "id": str(5_725_767_000_000_412_001 + n * 1_009), "email": email}
-    for n, (name, email) in enumerate(
-        [
-            ("Patricia Boyle", "patricia.boyle@zylker-sandbox.com"),
-            ("Ravi Shankar", "ravi.shankar@zylker-sandbox.com"),
-            ("Zoë Müller", "zoe.mueller@zylker-sandbox.com"),
-            ("田中 太郎", "taro.tanaka@zylker-sandbox.com"),
-            ("Olúwásèun Adébáyọ̀", "seun.adebayo@zylker-sandbox.com"),
-            ("Seán O'Connor", "sean.oconnor@zylker-sandbox.com"),
-            ("María José García", "mariajose.garcia@zylker-sandbox.com"),
-            ("Sandbox API User", "api.user@zylker-sandbox.com"),
-        ]
-    )
-)
-API_USER = USERS[-1]
-USER_IDS = frozenset(user["id"] for user in USERS)
 
 FIRST_NAMES = (
     "James", "Mary", "Ravi", "Priya", "José", "Zoë", "Łukasz", "Søren", "Aiko", "Chen", "Fatima",
@@ -340,6 +220,7 @@ def _system_fields() -> tuple[FieldSpec, ...]:
         FieldSpec("Created_Time", "datetime", "Created Time", read_only=True),
         FieldSpec("Modified_Time", "datetime", "Modified Time", read_only=True),
         FieldSpec("Last_Activity_Time", "datetime", "Last Activity Time", read_only=True),
+        TAG_FIELD,
     )
 
 
@@ -899,5 +780,8 @@ DEALS = ModuleSpec(
     ),
 )
 
-MODULES: dict[str, ModuleSpec] = {spec.api_name: spec for spec in (LEADS, CONTACTS, ACCOUNTS, DEALS)}
+STANDARD_MODULES = (LEADS, CONTACTS, ACCOUNTS, DEALS)
+MODULES: dict[str, ModuleSpec] = {spec.api_name: spec for spec in (*STANDARD_MODULES, SERVICE_CONTRACTS)}
+"""Every module of the sandbox org: the four standard ones, then the custom Service_Contracts
+(one field of each documented type; see crm_custom_module)."""
 LOOKUP_NULL_SHARE = {"Parent_Account": 0.85, "Contact_Name": 0.1, "Account_Name": 0.05}

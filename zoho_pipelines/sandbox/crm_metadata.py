@@ -45,6 +45,23 @@ UI_TYPES = {
     "userlookup": 20,
     "autonumber": 76,
     "formula": 52,
+    "rollup_summary": 52,
+    "multiselectlookup": 51,
+    "multiuserlookup": 47,
+    "multi_module_lookup": 141,
+    "subform": 55,
+    "fileupload": 91,
+    "imageupload": 92,
+    "profileimage": 132,
+    "consent_lookup": 155,
+}
+FORMULA_EXPRESSIONS = {
+    "double": "Datecomp(Now(),${Created_Time})/1440",
+    "currency": "${Contract_Value}/12",
+    "text": "Concat(${Status},' · ',Tostring(${Seats}),' seats')",
+    "boolean": "${Status}=='Expired'",
+    "date": "Adddate(${Start_Date},335,'DAY')",
+    "datetime": "Adddate(${Created_Time},365,'DAY')",
 }
 
 
@@ -68,6 +85,48 @@ def _pick_list_values(spec: FieldSpec) -> list[dict[str, Any]]:
         }
         for number, value in enumerate(values, start=1)
     ]
+
+
+def _minified_module(api_name: str) -> dict[str, str]:
+    """{"api_name", "id"} of a module, including linking and subform modules the org does not list."""
+    if api_name in MODULES:
+        return {"api_name": api_name, "id": MODULES[api_name].module_id}
+    return {"api_name": api_name, "id": str(5_725_767_000_000_600_000 + int(stable_salt(api_name)) % 99_991)}
+
+
+def _linking(spec: FieldSpec, connected: str) -> dict[str, Any] | None:
+    """multiselectlookup / multiuserlookup: the linking module and the two lookups it holds."""
+    if spec.linking_module is None:
+        return None
+    return {
+        "display_label": spec.label,
+        "linking_module": _minified_module(spec.linking_module),
+        "connected_module": _minified_module(connected),
+        "lookup_apiname": spec.api_name,
+        "api_name": spec.api_name,
+        "connectedfield_apiname": spec.api_name,
+        "connectedlookup_apiname": spec.api_name,
+        "id": str(5_725_767_000_000_700_000 + int(stable_salt(spec.linking_module)) % 99_991),
+        "record_access": False,
+    }
+
+
+def _rollup(spec: FieldSpec, module: ModuleSpec) -> dict[str, Any] | None:
+    if spec.rollup_return is None:
+        return None
+    subform = next((field for field in module.fields if field.subform_module), None)
+    related = subform.subform_module if subform else None
+    return {
+        "return_type": spec.rollup_return,
+        "expression": {
+            "function_parameters": [{"api_name": "Line_Total"}],
+            "criteria": {"comparator": None, "field": {"api_name": None, "id": None}, "value": None},
+            "function": "SUM",
+        },
+        "based_on_module": {"api_name": related, "id": _minified_module(related)["id"] if related else None},
+        "related_list": {"api_name": subform.api_name if subform else None, "id": None},
+        "rollup_based_on": "subform",
+    }
 
 
 def _lookup(spec: FieldSpec) -> dict[str, Any] | None:
@@ -131,14 +190,22 @@ def field_metadata(module: ModuleSpec, spec: FieldSpec, sequence: int) -> dict[s
         "decimal_place": spec.decimal_place,
         "quick_sequence_number": str(sequence),
         "email_parser": {"fields_update_supported": False, "record_operations_supported": False},
-        "rollup_summary": None,
+        "rollup_summary": _rollup(spec, module),
         "refer_from_field": {"id": None, "api_name": None},
         "created_time": None if not spec.custom else METADATA_TIME,
         "modified_time": None if not spec.custom else METADATA_TIME,
         "show_type": 7,
         "category": 0,
         "id": field_id(module, sequence),
-        "multi_module_lookup": None,
+        "multi_module_lookup": (
+            {
+                "display_label": spec.label,
+                "api_name": spec.api_name,
+                "modules": [_minified_module(name) for name in spec.modules],
+            }
+            if spec.modules
+            else None
+        ),
         "sharing_properties": {"share_preference_enabled": False},
         "currency": {"rounding_option": "normal", "precision": 2} if spec.data_type == "currency" else None,
         "file_upolad_optionlist": [],
@@ -155,17 +222,24 @@ def field_metadata(module: ModuleSpec, spec: FieldSpec, sequence: int) -> dict[s
         },
         "unique": {"casesensitive": "false"} if spec.unique else None,
         "sub_module": {"api_name": None, "id": None},
-        "subform": None,
+        "subform": (
+            {"module": spec.subform_module, "id": _minified_module(spec.subform_module)["id"]}
+            if spec.subform_module
+            else None
+        ),
         "external": {"show": False, "type": None, "allow_multiple_config": False},
         "formula": (
-            {"return_type": spec.formula_return, "expression": "Datecomp(Now(),${Created_Time})/1440"}
+            {"return_type": spec.formula_return, "expression": FORMULA_EXPRESSIONS[spec.formula_return]}
             if spec.formula_return
             else None
         ),
         "private": {"restricted": False, "type": None, "export": True},
         "convert_mapping": {"Contacts": None, "Deals": None, "Accounts": None},
-        "multiselectlookup": None,
-        "multiuserlookup": {
+        "multiselectlookup": (
+            _linking(spec, spec.lookup_module or "") if spec.data_type == "multiselectlookup" else None
+        ),
+        "multiuserlookup": (_linking(spec, "users") if spec.data_type == "multiuserlookup" else None)
+        or {
             "display_label": None,
             "linking_module": {"api_name": None, "id": None},
             "connected_module": {"api_name": None, "id": None},
@@ -208,19 +282,63 @@ def module_fields(module_name: str) -> list[dict[str, Any]]:
     return [field_metadata(module, spec, n) for n, spec in enumerate(module.fields, start=1)]
 
 
+def default_view(module: ModuleSpec) -> dict[str, Any]:
+    """The module's default "All <records>" custom view, as the spec's custom_views schema has it.
+
+    modules.json types `custom_view` as an object (custom_views.json#custom_views), not null;
+    https://www.zoho.com/crm/developer/docs/api/v8/module-meta.html.
+    """
+    owner = {"name": API_USER["name"], "id": API_USER["id"], "email": API_USER["email"]}
+    shown = [spec for spec in module.fields if spec.data_type not in ("subform", "textarea")][:6]
+    modified = next(spec for spec in module.fields if spec.api_name == "Modified_Time")
+    return {
+        "display_value": f"All {module.plural_label}",
+        "system_name": f"ALLVIEWS{module.number}",
+        "category": "public_views",
+        "created_time": None,
+        "modified_time": None,
+        "last_accessed_time": METADATA_TIME,
+        "name": f"All {module.plural_label}",
+        "created_by": owner,
+        "modified_by": owner,
+        "module": {"name": module.api_name, "id": module.module_id},
+        "criteria": {
+            "comparator": None,
+            "field": {"api_name": None, "id": None},
+            "value": None,
+            "group_operator": None,
+            "group": [],
+        },
+        "default": True,
+        "system_defined": True,
+        "locked": False,
+        "favorite": None,
+        "offline": False,
+        "access_type": "public",
+        "shared_to": [],
+        "fields": [
+            {"id": field_id(module, module.fields.index(spec) + 1), "api_name": spec.api_name, "_pin": False}
+            for spec in shown
+        ],
+        "sort_by": {"id": field_id(module, module.fields.index(modified) + 1), "api_name": "Modified_Time"},
+        "sort_order": "desc",
+        "id": str(5_725_767_000_000_087_501 + module.number * 100),
+    }
+
+
 def module_metadata(module: ModuleSpec) -> dict[str, Any]:
     owner = {"name": API_USER["name"], "id": API_USER["id"], "email": API_USER["email"]}
     return {
         "has_more_profiles": False,
         "sub_menu_available": False,
         "common.search_supported": True,
-        "deletable": False,
+        "deletable": module.custom,
         "description": None,
         "creatable": True,
         "recycle_bin_on_delete": True,
         "inventory_template_supported": False,
         "modified_time": METADATA_TIME,
-        "plural_label": module.api_name,
+        "plural_label": module.plural_label,
         "presence_sub_menu": False,
         "triggers_supported": True,
         "id": module.module_id,
@@ -241,7 +359,7 @@ def module_metadata(module: ModuleSpec) -> dict[str, Any]:
         "api_supported": True,
         "api_name": module.api_name,
         "quick_create": True,
-        "generated_type": "default",
+        "generated_type": "custom" if module.custom else "default",
         "feeds_required": False,
         "scoring_supported": module.api_name in ("Leads", "Contacts", "Accounts", "Deals"),
         "webform_supported": module.api_name in ("Leads", "Contacts"),
@@ -276,7 +394,7 @@ def module_metadata(module: ModuleSpec) -> dict[str, Any]:
         "display_field": {"api_name": module.display_field, "id": field_id(module, 1)},
         "layouts": [LAYOUT],
         "fields": [],
-        "custom_view": None,
+        "custom_view": default_view(module),
         "zia_view": False,
         "default_mapping_fields": [],
         "status": "visible",

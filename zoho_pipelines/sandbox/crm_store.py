@@ -31,6 +31,7 @@ from zoho_pipelines.sandbox.crm_catalog import (
     FieldSpec,
     ModuleSpec,
 )
+from zoho_pipelines.sandbox.crm_history import History, HistoryShape, realistic_history, uniform_history
 from zoho_pipelines.sandbox.crm_values import (
     U64,
     TimeFormatter,
@@ -216,9 +217,8 @@ class CrmStore:
         count = self.config.records_per_module
         rng = np.random.default_rng([self.config.seed, spec.number])
         start_s = self.anchor_s - self.config.history_days * 86_400
-        created_s = np.sort(rng.integers(start_s, self.anchor_s, size=count, dtype=np.int64))
-        edited = rng.random(count) < 0.6
-        modified_s = created_s + (edited * rng.random(count) * (self.anchor_s - created_s)).astype(np.int64)
+        history = self._history(rng, count, start_s)
+        created_s, modified_s, edited = history.created_s, history.modified_s, history.edited
         deleted = rng.random(count) < INITIAL_DELETED_SHARE
         deleted_s = modified_s + (rng.random(count) * (self.anchor_s - modified_s)).astype(np.int64)
         ids = (
@@ -238,6 +238,18 @@ class CrmStore:
             count=count,
             initial_count=count,
         )
+
+    def _history(self, rng: np.random.Generator, count: int, start_s: int) -> History:
+        config = self.config
+        if config.time_shape == "uniform":
+            return uniform_history(rng, count, start_s, self.anchor_s)
+        shape = HistoryShape(
+            midnight_share=config.midnight_share,
+            mass_update_share=config.mass_update_share,
+            mass_update_size=config.mass_update_size,
+            timezone=config.timezone,
+        )
+        return realistic_history(rng, count, start_s, self.anchor_s, shape)
 
     def field_salt(self, module: str, api_name: str) -> np.uint64:
         key = (module, api_name)

@@ -12,6 +12,8 @@ from datetime import date
 from typing import Any
 
 from zoho_pipelines.sandbox.crm_catalog import MODULES, USERS, FieldSpec, ModuleSpec
+from zoho_pipelines.sandbox.crm_complex_values import tag_pool, tag_value
+from zoho_pipelines.sandbox.crm_fieldspec import NOT_WRITABLE_TYPES
 from zoho_pipelines.sandbox.crm_store import CrmStore
 from zoho_pipelines.sandbox.crm_values import parse_datetime_ms
 from zoho_pipelines.sandbox.errors import crm_error_body
@@ -21,6 +23,8 @@ DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 INT32 = (-(2**31), 2**31 - 1)
 USERS_BY_ID = {user["id"]: user for user in USERS}
 MAX_RECORDS_PER_UPDATE = 100
+MAX_TAG_LENGTH = 25
+"""Tag names are at most 25 characters (tags.json, Tag.name maxLength)."""
 
 
 class RecordProblem(Exception):
@@ -67,7 +71,27 @@ def _lookup(store: CrmStore, spec: FieldSpec, value: Any, path: str) -> dict[str
     return {"name": name, "id": str(raw)}
 
 
-def normalise(store: CrmStore, spec: FieldSpec, value: Any, path: str) -> Any:
+def _tags(module: str, spec: FieldSpec, value: Any, path: str) -> list[dict[str, Any]]:
+    """Tag values as records then carry them: [{"name", "id", "color_code"}] (known tags keep theirs).
+
+    A body may name tags as {"name": ...} objects or plain strings; a new name becomes a new tag
+    without a colour, as one created through the API is.
+    """
+    if not isinstance(value, list):
+        raise _type_error(spec, path)
+    known = {tag["name"]: tag for tag in tag_pool(module)}
+    out: dict[str, dict[str, Any]] = {}
+    for item in value:
+        name = item.get("name") if isinstance(item, dict) else item
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_TAG_LENGTH:
+            raise RecordProblem(
+                "INVALID_DATA", "invalid data", {"api_name": spec.api_name, "json_path": path}
+            )
+        out.setdefault(name, known.get(name) or tag_value(module, name, None))
+    return list(out.values())
+
+
+def normalise(store: CrmStore, spec: FieldSpec, value: Any, path: str, module: str = "") -> Any:
     """The value as the API will render it, or RecordProblem."""
     if value is None:
         if spec.mandatory:
@@ -78,6 +102,11 @@ def normalise(store: CrmStore, spec: FieldSpec, value: Any, path: str) -> Any:
             )
         return None
     data_type = spec.data_type
+    if data_type in NOT_WRITABLE_TYPES:
+        # Written through their own APIs (files, photos, linking modules, subform rows), not here.
+        raise RecordProblem("INVALID_DATA", "invalid data", {"api_name": spec.api_name, "json_path": path})
+    if spec.json_type == "jsonarray" and data_type == "text":
+        return _tags(module, spec, value, path)
     if data_type in ("text", "textarea", "phone", "website"):
         return _text(spec, value, path)
     if data_type == "email":
@@ -128,7 +157,7 @@ def normalise(store: CrmStore, spec: FieldSpec, value: Any, path: str) -> Any:
             raise _type_error(spec, path) from None
     if data_type == "lookup":
         return _lookup(store, spec, value, path)
-    if data_type == "ownerlookup":
+    if data_type in ("ownerlookup", "userlookup"):
         user = USERS_BY_ID.get(str(value.get("id") if isinstance(value, dict) else value))
         if user is None:
             raise RecordProblem(
@@ -169,7 +198,7 @@ def validate_record(
         path = f"{base}.{name}"
         if spec is None or spec.read_only:
             raise RecordProblem("INVALID_DATA", "invalid data", {"api_name": name, "json_path": path})
-        values[name] = normalise(store, spec, value, path)
+        values[name] = normalise(store, spec, value, path, module.api_name)
         if spec.unique and values[name] is not None:
             duplicate = store.find_duplicate(module.api_name, name, values[name], exclude=index)
             if duplicate is not None:

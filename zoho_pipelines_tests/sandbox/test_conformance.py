@@ -153,7 +153,13 @@ def test_field_and_module_metadata(api: httpx.Client) -> None:
     assert by_name["Amount"]["json_type"] == "double"
     assert by_name["Expected_Revenue"]["read_only"] is True
     modules = api.get("/crm/v8/settings/modules").json()["modules"]
-    assert {module["api_name"] for module in modules} == {"Leads", "Contacts", "Accounts", "Deals"}
+    assert {module["api_name"] for module in modules} == {
+        "Leads",
+        "Contacts",
+        "Accounts",
+        "Deals",
+        "Service_Contracts",
+    }
     for module in modules:
         assert_shape(module, MODULE, module["api_name"])
     missing = api.get("/crm/v8/settings/fields")

@@ -31,8 +31,9 @@ def coql(api: httpx.Client, query: str) -> httpx.Response:
 def test_where_order_and_limit_match_brute_force(api: httpx.Client, deals: list[dict]) -> None:
     query = (
         "select Deal_Name, Amount, Stage from Deals "
-        "where (Stage = 'Closed Won' or Stage in ('Closed Lost', 'Negotiation/Review')) "
-        "and Amount between 10000 and 600000 and Deal_Name not like '%Pilot%' and Account_Name is not null "
+        "where ((Stage = 'Closed Won' or Stage in ('Closed Lost', 'Negotiation/Review')) "
+        "and Amount between 10000 and 600000) "
+        "and (Deal_Name not like '%Pilot%' and Account_Name is not null) "
         "order by Amount desc, id asc limit 5, 40"
     )
     response = coql(api, query)
