@@ -31,6 +31,7 @@ from zoho_pipelines.sandbox.config import SandboxConfig
 from zoho_pipelines.sandbox.control import control_routes
 from zoho_pipelines.sandbox.coql import coql_routes
 from zoho_pipelines.sandbox.crm_metadata import metadata_routes
+from zoho_pipelines.sandbox.crm_org import org_routes
 from zoho_pipelines.sandbox.crm_records import records_routes
 from zoho_pipelines.sandbox.errors import api_error
 from zoho_pipelines.sandbox.guard import ABORT_EXTENSION, ApiGuard
@@ -77,6 +78,7 @@ def build_app(state: SandboxState) -> Starlette:
         *watch_routes(state.notifications),
         *bulk_routes(state.bulk),
         *coql_routes(state.crm),
+        *org_routes(state),
         *metadata_routes(),
         *books.routes(state),
         *projects.routes(state),
