@@ -1,6 +1,6 @@
 """Measure the sandbox: page render time, records/s served over HTTP, and RSS at scale.
 
-    .venv/bin/python bench/sandbox_throughput.py --records 1000000 --pages 300 --clients 2
+    .venv/bin/python bench/sandbox_throughput.py --records 1000000 --pages 300 --clients 2 [--time-shape X]
 
 Render time is measured in-process on the store (200 records, 50 fields for Leads); throughput
 and memory on a sandbox running in its own process (subprocess mode), walking page tokens at
@@ -26,10 +26,13 @@ from zoho_pipelines.sandbox.server import RunningSandbox, SandboxConfig, start_s
 ANCHOR = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
-def render_times(records: int, repeats: int = 50) -> dict[str, float]:
+def render_times(records: int, time_shape: str, repeats: int = 50) -> dict[str, float]:
     """Median ms to render one page of 200 records (first 50 fields) per module."""
-    store = CrmStore(
-        SandboxConfig(anchor=ANCHOR, records_per_module=records), OffsetClock.starting_at(ANCHOR)
+    config = SandboxConfig(anchor=ANCHOR, records_per_module=records, time_shape=time_shape)
+    started = time.perf_counter()
+    store = CrmStore(config, OffsetClock.starting_at(ANCHOR))
+    print(
+        f"populate {len(MODULES)} modules x {records:,} ({time_shape}): {time.perf_counter() - started:.2f} s"
     )
     medians = {}
     for name, spec in MODULES.items():
@@ -79,13 +82,18 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--pages", type=int, default=300, help="pages per client")
     parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument("--time-shape", choices=("realistic", "uniform"), default="realistic")
     args = parser.parse_args()
 
-    for module, ms in render_times(args.records).items():
+    for module, ms in render_times(args.records, args.time_shape).items():
         print(f"render 200 {module} x min(50, all) fields: {ms:.2f} ms (median)")
 
     config = SandboxConfig(
-        anchor=ANCHOR, records_per_module=args.records, credit_budget=10_000_000, concurrency_limit=100
+        anchor=ANCHOR,
+        records_per_module=args.records,
+        credit_budget=10_000_000,
+        concurrency_limit=100,
+        time_shape=args.time_shape,
     )
     started = time.perf_counter()
     with start_sandbox(config, subprocess=True) as sandbox:

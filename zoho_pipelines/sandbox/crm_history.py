@@ -30,6 +30,8 @@ HOUR_WEIGHTS = np.array(
 WEEKEND_WEIGHT = 0.25
 BURST_WEIGHT = 4.0
 BURST_EVERY_HOURS = 48
+ROW_BITS = 22
+"""Rows fit in 22 bits (SandboxConfig caps a module at 4,000,000 records)."""
 """One burst hour (an import, a campaign) for every two days of history."""
 
 
@@ -82,10 +84,12 @@ class _Activity:
         weight = weight * (self.high - self.low) / HOUR_S
         bursts = rng.choice(len(hours), size=max(1, len(hours) // BURST_EVERY_HOURS), replace=False)
         weight[bursts] *= BURST_WEIGHT
-        self.p = weight / weight.sum()
+        self.cdf = np.cumsum(weight / weight.sum())
 
     def draw(self, count: int) -> np.ndarray:
-        bucket = self.rng.choice(len(self.p), size=count, p=self.p)
+        bucket = np.minimum(
+            np.searchsorted(self.cdf, self.rng.random(count), side="right"), len(self.cdf) - 1
+        )
         span = self.high[bucket] - self.low[bucket]
         return self.low[bucket] + (self.rng.random(count) * span).astype(np.int64)
 
@@ -121,5 +125,17 @@ def realistic_history(
         edited |= mass
     edited |= at_midnight & (modified > created)
 
-    order = np.argsort(created, kind="stable")
+    return _by_creation(created, modified, edited)
+
+
+def _by_creation(created: np.ndarray, modified: np.ndarray, edited: np.ndarray) -> History:
+    """Rows reordered by creation time (ids grow with it); ties keep their draw order.
+
+    Sorting `created << 22 | row` in place is several times faster than an indirect stable
+    argsort of a million int64s, and gives the same order.
+    """
+    rows = np.arange(len(created), dtype=np.int64)
+    keys = (created << ROW_BITS) | rows
+    keys.sort()
+    order = keys & ((1 << ROW_BITS) - 1)
     return History(created[order], modified[order], edited[order])
