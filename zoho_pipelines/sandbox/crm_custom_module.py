@@ -277,3 +277,24 @@ SERVICE_CONTRACTS = ModuleSpec(
     custom=True,
     plural="Service Contracts",
 )
+
+
+LINE_ITEMS = ModuleSpec(
+    SUBFORM_MODULE,
+    6,
+    "Contract Line Item",
+    "Item",
+    (
+        FieldSpec("Item", "text", "Item", custom=True),
+        FieldSpec("Quantity", "integer", "Quantity", custom=True),
+        FieldSpec("Unit_Price", "currency", "Unit Price", custom=True, decimal_place=2),
+        FieldSpec("Line_Total", "currency", "Line Total", custom=True, read_only=True, decimal_place=2),
+        FieldSpec("Parent_Id", "lookup", "Parent Id", lookup_module=CUSTOM_MODULE, read_only=True),
+        FieldSpec("Created_Time", "datetime", "Created Time", read_only=True),
+    ),
+    custom=True,
+    plural="Contract Line Items",
+)
+"""The subform's own module: its fields are what GET /settings/fields?module=Contract_Line_Items
+describes (the Subform API: "fields?module={subform api name}"); its rows live in their parent's
+Line_Items value (SubformRows), never as records of their own."""

@@ -14,9 +14,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from zoho_pipelines.sandbox.crm_catalog import API_USER, MODULES, FieldSpec, ModuleSpec
+from zoho_pipelines.sandbox.crm_custom_module import LINE_ITEMS
 from zoho_pipelines.sandbox.crm_values import stable_salt
 from zoho_pipelines.sandbox.errors import crm_error, json_response
 
+SUBFORM_MODULES = {LINE_ITEMS.api_name: LINE_ITEMS}
+"""Subform modules answer /settings/fields but are not listed by /settings/modules as modules."""
 PROFILES = (
     {"name": "Administrator", "id": "5725767000000026011"},
     {"name": "Standard", "id": "5725767000000026014"},
@@ -278,7 +281,7 @@ def field_metadata(module: ModuleSpec, spec: FieldSpec, sequence: int) -> dict[s
 
 @cache
 def module_fields(module_name: str) -> list[dict[str, Any]]:
-    module = MODULES[module_name]
+    module = MODULES.get(module_name) or SUBFORM_MODULES[module_name]
     return [field_metadata(module, spec, n) for n, spec in enumerate(module.fields, start=1)]
 
 
@@ -412,7 +415,7 @@ def metadata_routes() -> list[BaseRoute]:
                 "One of the expected parameter is missing",
                 {"param_name": "module"},
             )
-        if module not in MODULES:
+        if module not in MODULES and module not in SUBFORM_MODULES:
             return crm_error(
                 400, "INVALID_MODULE", "the module name given seems to be invalid", {"param_name": "module"}
             )

@@ -242,3 +242,19 @@ def test_records_are_seed_deterministic(sandbox_factory: Any) -> None:
         with api_client(running) as client:
             bodies.append(client.get(f"/crm/v8/{MODULE}", params={"fields": fields}).json()["data"])
     assert bodies[0] == bodies[1]
+
+
+def test_subform_module_describes_its_rows(api: httpx.Client, records: list[dict[str, Any]]) -> None:
+    """GET /settings/fields?module=<subform api name> (Subform API) names every key a row carries."""
+    fields = api.get("/crm/v8/settings/fields", params={"module": "Contract_Line_Items"}).json()["fields"]
+    types = {field["api_name"]: (field["data_type"], field["json_type"]) for field in fields}
+    assert types["Quantity"] == ("integer", "integer")
+    assert types["Unit_Price"] == ("currency", "double")
+    assert types["Parent_Id"] == ("lookup", "jsonobject")
+    parent = next(field for field in fields if field["api_name"] == "Parent_Id")
+    assert parent["lookup"]["module"]["api_name"] == MODULE
+    rows = [row for record in records for row in record["Line_Items"]]
+    assert rows
+    assert all(set(row) <= {*types, "id"} for row in rows)
+    modules = [module["api_name"] for module in api.get("/crm/v8/settings/modules").json()["modules"]]
+    assert "Contract_Line_Items" not in modules
