@@ -14,11 +14,12 @@ from zoho_pipelines.catalog import ModuleSpec, selected_modules
 from zoho_pipelines.defs.resources import LakeResource, WarehouseResource, ZohoResource
 from zoho_pipelines.lake import PartitionRef
 from zoho_pipelines.pipeline import load_partition, sync_partition
-from zoho_pipelines.pipeline.checks import COUNT_CHECK, ID_CHECK, check_partition
+from zoho_pipelines.pipeline.checks import COUNT_CHECK, ID_CHECK, UNFITTED_CHECK, Severity, check_partition
 from zoho_pipelines.settings import load_settings
 
 ZOHO_POOL = "zoho_api"
 APP_TAG = "zoho/app"
+_SEVERITY = {Severity.ERROR: dg.AssetCheckSeverity.ERROR, Severity.WARN: dg.AssetCheckSeverity.WARN}
 
 
 def daily_sync_job_name(app: str) -> str:
@@ -63,6 +64,14 @@ def module_assets(spec: ModuleSpec, partitions: dg.PartitionsDefinition) -> list
             dg.AssetCheckSpec(
                 COUNT_CHECK, asset=lake_key, description="The partition holds exactly what Zoho returned."
             ),
+            dg.AssetCheckSpec(
+                UNFITTED_CHECK,
+                asset=lake_key,
+                description=(
+                    "Every value fits its typed column. Warns (the run goes on) when some did not: "
+                    "they are kept as Zoho sent them in the _unfitted column, counted per field."
+                ),
+            ),
         ],
         tags={"zoho/app": spec.app, "zoho/module": spec.module},
     )
@@ -87,6 +96,8 @@ def module_assets(spec: ModuleSpec, partitions: dg.PartitionsDefinition) -> list
                 "path": dg.MetadataValue.path(result.written.uri),
                 "added_columns": ", ".join(result.added_columns) or "none",
                 "removed_fields": ", ".join(result.removed_fields) or "none",
+                "unfitted_values": sum(result.unfitted.values()),
+                "unfitted_by_field": dg.MetadataValue.json(result.unfitted),
                 "dagster/column_schema": dg.TableSchema(columns=columns),
                 "dagster/row_count": result.written.rows,
             },
@@ -96,6 +107,7 @@ def module_assets(spec: ModuleSpec, partitions: dg.PartitionsDefinition) -> list
                     passed=outcome.passed,
                     description=outcome.description,
                     metadata=outcome.metadata,
+                    severity=_SEVERITY[outcome.severity],
                 )
                 for outcome in outcomes
             ],

@@ -46,6 +46,10 @@ class PartitionSync:
     seconds: float
     added_columns: tuple[str, ...] = ()
     removed_fields: tuple[str, ...] = field(default=())
+    unfitted: dict[str, int] = field(default_factory=dict)
+    """Values per Zoho field kept in `_unfitted` because they fit no typed column."""
+    unfitted_samples: dict[str, list[str]] = field(default_factory=dict)
+    """The first record ids per field with such a value (ids only: values may be personal)."""
 
 
 def resolve_schema(source: ModuleSource, lake: Lake) -> tuple[ModuleSchema, tuple[str, ...], tuple[str, ...]]:
@@ -110,7 +114,18 @@ def sync_partition(
         seconds=time.perf_counter() - started,
         added_columns=added,
         removed_fields=removed,
+        unfitted=dict(sorted(normalizer.unfitted.items())),
+        unfitted_samples=dict(sorted(normalizer.unfitted_samples.items())),
     )
+    if result.unfitted:
+        # Field names, counts and record ids only: the values themselves may be personal data.
+        log.warning(
+            "%s %s: values kept in _unfitted (they fit no typed column): %s; e.g. records %s",
+            spec.selector,
+            day,
+            result.unfitted,
+            result.unfitted_samples,
+        )
     log.info(
         "synced %s %s: %d records, %d deletions, %d calls in %.2f s",
         spec.selector,

@@ -3,6 +3,7 @@
 from zoho_pipelines.schema.columns import (
     DECIMAL_PRECISION,
     STRING_LIST,
+    UNFITTED_COLUMN,
     UTC_TIMESTAMP,
     Column,
     ColumnRole,
@@ -33,6 +34,7 @@ __all__ = [
     "STRING_LIST",
     "SYNCED_AT",
     "SYSTEM_COLUMNS",
+    "UNFITTED_COLUMN",
     "UTC_TIMESTAMP",
     "Column",
     "ColumnRole",

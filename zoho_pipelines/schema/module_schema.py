@@ -16,7 +16,14 @@ from typing import Any
 import pyarrow as pa
 
 from zoho_pipelines.catalog import CursorFormat, ModuleSpec
-from zoho_pipelines.schema.columns import UTC_TIMESTAMP, Column, ColumnRole, columns_for_field
+from zoho_pipelines.schema.columns import (
+    UNFITTED_COLUMN,
+    UTC_TIMESTAMP,
+    Column,
+    ColumnRole,
+    columns_for_field,
+    unfitted_column,
+)
 from zoho_pipelines.schema.errors import SchemaDriftError, SchemaError
 
 ID_COLUMN = "id"
@@ -31,7 +38,9 @@ SYSTEM_COLUMNS: tuple[Column, ...] = (
     Column(SYNCED_AT, UTC_TIMESTAMP, ColumnRole.SYSTEM),
     Column(PARTITION, pa.date32(), ColumnRole.SYSTEM),
 )
-_RESERVED = frozenset({ID_COLUMN} | {column.name for column in SYSTEM_COLUMNS})
+UNFITTED = unfitted_column()
+"""After the system columns: each record's values that fit no typed column, as sent (or null)."""
+_RESERVED = frozenset({ID_COLUMN, UNFITTED_COLUMN} | {column.name for column in SYSTEM_COLUMNS})
 _SCHEMA_VERSION = "1"
 
 
@@ -56,8 +65,8 @@ class ModuleSchema:
 
     @property
     def columns(self) -> tuple[Column, ...]:
-        """Every column in table order: id, the system columns, then the fields."""
-        return (self.id_column, *SYSTEM_COLUMNS, *self.fields)
+        """Every column in table order: id, the system columns, `_unfitted`, then the fields."""
+        return (self.id_column, *SYSTEM_COLUMNS, UNFITTED, *self.fields)
 
     def to_arrow(self) -> pa.Schema:
         return pa.schema(
@@ -89,7 +98,12 @@ class ModuleSchema:
             )
         except KeyError as exc:
             raise SchemaError(f"Arrow schema lacks zoho metadata {exc.args[0]!r}") from None
-        missing = [column.name for column in rebuilt.columns if column.name not in schema.names]
+        # Partitions written before `_unfitted` existed lack it; the next write adds it.
+        missing = [
+            column.name
+            for column in rebuilt.columns
+            if column.name not in schema.names and column.name != UNFITTED_COLUMN
+        ]
         if missing:
             raise SchemaError(f"{rebuilt.qualified_name}: stored schema lacks columns {missing}")
         return rebuilt

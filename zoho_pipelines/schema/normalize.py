@@ -1,33 +1,41 @@
-"""Zoho record dicts -> Arrow RecordBatch in a module's schema.
+"""Zoho record dicts -> Arrow RecordBatch in a module's schema, without ever stopping on a value.
 
 Speed comes from letting Arrow walk the dicts: one `pa.array(records, type=struct)` call converts
 every flat field in C, and Arrow casts then parse dates, offsets (+05:30, -0800) and decimals
-column by column. Only JSON columns need Python per cell. When a value does not fit, the failing
-column alone is redone cell by cell, which either coerces the harmless cases Zoho produces (a
-number in a text field, "" for an empty date, "12.50" for a currency) or raises
-`RecordValueError` naming module, record id and field.
+column by column. Only JSON columns need Python per cell. When a column's values do not all pass
+the columnar path, that column alone is redone value by value (`coerce`).
 
-Value policy, in one place:
-- "" in a non-text field is null (Books renders empty dates and amounts that way);
-- decimals are rounded half-even to the field's decimal_place (Zoho stores that scale);
-- a datetime without a UTC offset is refused: guessing the org's time zone would shift data;
-- a record without id or modification time is refused: it could be neither merged nor
-  partitioned.
+The never-fail rule: a value that does not fit its column (3.7 in an integer field, a list in a
+text field, "17/05/1990" in a date field) never stops the sync and is never altered. Its typed
+column is null and the record's `_unfitted` column holds {api_name: the value as Zoho sent it} as
+JSON text, so the row lands, nothing is lost, and the value can be re-typed later in SQL. The
+normaliser counts such values per field (`unfitted`), for run metadata and a WARN check.
+
+What still stops a batch is a record that cannot be placed at all: no id (it could not be merged)
+or no parseable modification time (it could not be partitioned). Those raise `RecordValueError`
+naming module, record and field.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from zoho_pipelines.catalog import CursorFormat
-from zoho_pipelines.schema.columns import STRING_LIST, UTC_TIMESTAMP, Column, ColumnRole
+from zoho_pipelines.schema.coerce import (
+    LOOKUP_RAW,
+    Unfit,
+    coercion,
+    json_text,
+    to_datetime,
+    to_epoch_ms,
+)
+from zoho_pipelines.schema.columns import UNFITTED_COLUMN, UTC_TIMESTAMP, Column, ColumnRole
 from zoho_pipelines.schema.errors import RecordValueError
 from zoho_pipelines.schema.module_schema import (
     DELETED,
@@ -38,13 +46,10 @@ from zoho_pipelines.schema.module_schema import (
     ModuleSchema,
 )
 
-_LOOKUP_RAW = pa.struct([("id", pa.string()), ("name", pa.string())])
-_INT32_RANGE = range(-(2**31), 2**31)
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError, TypeError)
-
-
-class _Unfit(Exception):
-    """A value does not fit; the message says what was expected."""
+_SAMPLES = 5
+Unfitted = dict[int, dict[str, Any]]
+"""Row position -> {api_name: raw value} of one batch's values that did not fit."""
 
 
 def _short(value: object) -> str:
@@ -52,155 +57,20 @@ def _short(value: object) -> str:
     return text if len(text) <= 40 else f"{text[:37]}..."
 
 
-# ---- per-cell coercions (the slow path, used only for a column Arrow refused) ----------------
-
-
-def _to_text(value: object) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float | Decimal):
-        return str(value)
-    raise _Unfit("text")
-
-
-def _to_int(value: object) -> int:
-    if isinstance(value, bool):
-        raise _Unfit("an integer")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float | Decimal) and value == int(value):
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            raise _Unfit("an integer") from None
-    raise _Unfit("an integer")
-
-
-def _to_int32(value: object) -> int:
-    number = _to_int(value)
-    if number not in _INT32_RANGE:
-        raise _Unfit("a 32-bit integer")
-    return number
-
-
-def _to_bool(value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise _Unfit("a boolean")
-
-
-def _to_float(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
-        raise _Unfit("a number")
-    try:
-        return float(value)
-    except ValueError:
-        raise _Unfit("a number") from None
-
-
-def _decimal_coercion(arrow_type: pa.Decimal128Type) -> Callable[[object], Decimal]:
-    quantum = Decimal(1).scaleb(-arrow_type.scale)
-    limit = Decimal(10) ** (arrow_type.precision - arrow_type.scale)
-
-    def to_decimal(value: object) -> Decimal:
-        if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
-            raise _Unfit("a decimal number")
-        try:
-            number = Decimal(str(value).strip()).quantize(quantum, rounding=ROUND_HALF_EVEN)
-        except InvalidOperation:
-            raise _Unfit("a decimal number") from None
-        if not number.is_finite() or abs(number) >= limit:
-            raise _Unfit(f"a decimal number below 10^{arrow_type.precision - arrow_type.scale}")
-        return number
-
-    return to_decimal
-
-
-def _to_date(value: object) -> date:
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise _Unfit("a date (YYYY-MM-DD)")
-
-
-def _to_datetime(value: object) -> datetime:
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise _Unfit("an ISO 8601 date-time") from None
-        if moment.tzinfo is None:
-            raise _Unfit("a date-time with a UTC offset")
-        return moment.astimezone(UTC)
-    raise _Unfit("an ISO 8601 date-time")
-
-
-def _to_epoch_ms(value: object) -> datetime:
-    milliseconds = _to_int(value)
-    return datetime.fromtimestamp(milliseconds / 1000, tz=UTC)
-
-
-def _to_string_list(value: object) -> list[str]:
-    if isinstance(value, list | tuple):
-        return [_to_text(item) for item in value if item is not None]
-    raise _Unfit("a list of strings")
-
-
-def _to_lookup(value: object) -> dict[str, str | None]:
-    if isinstance(value, Mapping):
-        key, name = value.get("id"), value.get("name")
-        return {
-            "id": None if key is None else _to_text(key),
-            "name": None if name is None else _to_text(name),
-        }
-    if isinstance(value, str | int) and not isinstance(value, bool):
-        return {"id": str(value), "name": None}
-    raise _Unfit('a lookup {"id": ..., "name": ...}')
-
-
-def _coercion(arrow_type: pa.DataType) -> Callable[[object], object]:
-    if pa.types.is_string(arrow_type):
-        return _to_text
-    if pa.types.is_int32(arrow_type):
-        return _to_int32
-    if pa.types.is_integer(arrow_type):
-        return _to_int
-    if pa.types.is_boolean(arrow_type):
-        return _to_bool
-    if pa.types.is_floating(arrow_type):
-        return _to_float
-    if pa.types.is_decimal(arrow_type):
-        return _decimal_coercion(arrow_type)
-    if pa.types.is_date(arrow_type):
-        return _to_date
-    if pa.types.is_timestamp(arrow_type):
-        return _to_datetime
-    if arrow_type == STRING_LIST:
-        return _to_string_list
-    if arrow_type == _LOOKUP_RAW:
-        return _to_lookup
-    raise TypeError(f"no coercion for {arrow_type}")
-
-
-# ---- the fast path: raw Arrow types Arrow can build from Python values, then casts ----------
+# ---- the fast path: raw Arrow types Arrow can build from Python values, then checked casts --
 
 
 def _raw_type(column: Column) -> pa.DataType:
-    """What Arrow builds from the JSON value before the cast to the column type."""
+    """What Arrow builds from the JSON value before the cast to the column type.
+
+    Numbers are read as doubles: Arrow refuses an integer a double cannot hold exactly, and a
+    safe cast from a double refuses a fraction or an overflow, so nothing is truncated on the way
+    (building an integer array straight from 3.7 would silently give 3).
+    """
     if column.role in (ColumnRole.LOOKUP_ID, ColumnRole.LOOKUP_NAME):
-        return _LOOKUP_RAW
+        return LOOKUP_RAW
     target = column.type
-    if pa.types.is_integer(target):
-        return pa.int64()
-    if pa.types.is_decimal(target):
+    if pa.types.is_integer(target) or pa.types.is_decimal(target):
         return pa.float64()
     if pa.types.is_date(target) or pa.types.is_timestamp(target):
         return pa.string()
@@ -211,41 +81,78 @@ def _blank_to_null(array: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(array, ""), pa.scalar(None, array.type), array)
 
 
+def _to_decimal_exactly(raw: pa.Array, target: pa.Decimal128Type) -> pa.Array:
+    """Doubles to decimals only where the result is what the JSON text said, else an Arrow error.
+
+    Below 2**52 / 10**scale a double is finer than the column's last digit, so two decimals of
+    that scale never share a double: a value whose cast reads back as the same double is exactly
+    the shortest text that double was written as. Anything else goes value by value.
+    """
+    if pc.any(pc.invert(pc.is_finite(raw))).as_py():
+        raise pa.ArrowInvalid("NaN or infinity cannot be a decimal")
+    largest = pc.max(pc.abs(raw)).as_py()
+    if largest is not None and largest >= 2**52 / 10**target.scale:
+        raise pa.ArrowInvalid("too large to check exactly in the columnar path")
+    result = raw.cast(target)
+    if pc.all(pc.equal(result.cast(pa.float64()), raw)).as_py() is False:
+        raise pa.ArrowInvalid("more decimal places than the column holds")
+    return result
+
+
 def _cast(raw: pa.Array, target: pa.DataType) -> pa.Array:
-    """Raw -> column type; raises an Arrow error when any value does not fit."""
+    """Raw -> column type; raises an Arrow error when any value does not fit exactly."""
     if raw.type == target:
         return raw
     if pa.types.is_string(raw.type):
         raw = _blank_to_null(raw)
-    if pa.types.is_floating(raw.type) and pc.any(pc.invert(pc.is_finite(raw))).as_py():
-        raise pa.ArrowInvalid("NaN or infinity cannot be a decimal")
-    return raw.cast(target)
+    if pa.types.is_floating(raw.type) and pa.types.is_decimal(target):
+        return _to_decimal_exactly(raw, target)
+    return raw.cast(target)  # safe: fractions, overflows and bad dates raise
 
 
 class RecordNormalizer:
-    """Turns batches of one module's Zoho records into RecordBatches of its Arrow schema."""
+    """Turns batches of one module's Zoho records into RecordBatches of its Arrow schema.
+
+    `unfitted` counts, per Zoho field, the values kept in `_unfitted` over every batch so far;
+    `unfitted_samples` holds the first few record ids of each (ids only: values may be personal).
+    """
 
     def __init__(self, schema: ModuleSchema) -> None:
         self.schema = schema
         self.arrow_schema = schema.to_arrow()
+        self.unfitted: Counter[str] = Counter()
+        self.unfitted_samples: dict[str, list[str]] = {}
         self._raw_fields: dict[str, pa.DataType] = {}
         for column in schema.fields:
-            if column.role is not ColumnRole.JSON and column.source:
-                self._raw_fields.setdefault(column.source, _raw_type(column))
+            if column.role in (ColumnRole.VALUE, ColumnRole.LOOKUP_ID, ColumnRole.LOOKUP_NAME):
+                self._raw_fields.setdefault(column.source or column.name, _raw_type(column))
         # Arrow would read a string as a list of its characters, so lists are checked separately.
         self._struct_fields = {
             source: raw for source, raw in self._raw_fields.items() if not pa.types.is_list(raw)
         }
         self._raw_struct = pa.struct(list(self._struct_fields.items()))
+        # Arrow reads true as 1.0 into a double: numeric fields are checked for booleans.
+        self._numeric = frozenset(
+            source for source, raw in self._raw_fields.items() if pa.types.is_floating(raw)
+        )
 
     def records(self, records: Sequence[Mapping[str, Any]], *, synced_at: datetime) -> pa.RecordBatch:
-        """Normalise live records: values in column types, `_deleted` false."""
+        """Normalise live records: values in column types (or kept in `_unfitted`), `_deleted` false."""
         ids = self._ids(records, self.schema.primary_key)
+        modified = self._cursor(records, ids)
         raw = self._raw_columns(records)
+        unfitted: Unfitted = {}
+        lookups: dict[str, pa.Array] = {}
         arrays: dict[str, pa.Array] = {}
         for column in self.schema.fields:
-            arrays[column.name] = self._field_array(column, raw, records, ids)
-        modified = self._cursor(records, ids)
+            if column.role is ColumnRole.JSON:
+                source = column.source or column.name
+                arrays[column.name] = pa.array([json_text(r.get(source)) for r in records], pa.string())
+            elif column.role is ColumnRole.VALUE:
+                arrays[column.name] = self._value_array(column, raw, records, unfitted)
+            else:
+                arrays[column.name] = self._lookup_array(column, raw, records, unfitted, lookups)
+        arrays[UNFITTED_COLUMN] = self._unfitted_array(len(records), unfitted, ids)
         return self._batch(ids, modified, deleted=False, synced_at=synced_at, fields=arrays)
 
     def tombstones(
@@ -263,18 +170,111 @@ class RecordNormalizer:
         """
         ids = self._ids(deleted, id_field)
         values = [entry.get(deleted_time_field) for entry in deleted]
-        modified = self._timestamps(values, ids, deleted_time_field, _to_datetime, pa.string())
+        modified = self._timestamps(values, ids, deleted_time_field, to_datetime, pa.string())
         return self._batch(ids, modified, deleted=True, synced_at=synced_at, fields={})
 
-    # ---- pieces ----------------------------------------------------------------------------
+    # ---- field values ------------------------------------------------------------------------
+
+    def _raw_columns(self, records: Sequence[Mapping[str, Any]]) -> dict[str, pa.Array] | None:
+        """All flat fields in one C pass; None when some value needs the per-field path."""
+        if not self._struct_fields:
+            return None
+        try:
+            struct = pa.array(records, type=self._raw_struct)
+        except _ARROW_ERRORS:
+            return None
+        return dict(zip(self._struct_fields, struct.flatten(), strict=True))
+
+    def _raw_array(
+        self, source: str, raw: Mapping[str, pa.Array] | None, records: Sequence[Mapping[str, Any]]
+    ) -> pa.Array | None:
+        """The field's values in its raw Arrow type, or None when Arrow refuses some value."""
+        raw_type = self._raw_fields[source]
+        if source in self._numeric and any(type(record.get(source)) is bool for record in records):
+            return None
+        array = raw.get(source) if raw is not None else None
+        if array is not None:
+            return array
+        values = [record.get(source) for record in records]
+        if pa.types.is_list(raw_type) and any(isinstance(value, str) for value in values):
+            return None  # a string where a list belongs
+        try:
+            return pa.array(values, raw_type)
+        except _ARROW_ERRORS:
+            return None
+
+    def _value_array(
+        self,
+        column: Column,
+        raw: Mapping[str, pa.Array] | None,
+        records: Sequence[Mapping[str, Any]],
+        unfitted: Unfitted,
+    ) -> pa.Array:
+        source = column.source or column.name
+        array = self._raw_array(source, raw, records)
+        if array is not None:
+            try:
+                return _cast(array, column.type)
+            except _ARROW_ERRORS:
+                pass
+        return self._coerce(source, column.type, records, unfitted)
+
+    def _lookup_array(
+        self,
+        column: Column,
+        raw: Mapping[str, pa.Array] | None,
+        records: Sequence[Mapping[str, Any]],
+        unfitted: Unfitted,
+        lookups: dict[str, pa.Array],
+    ) -> pa.Array:
+        """`<lookup>_id` or `<lookup>_name`, from one struct per lookup field and batch."""
+        source = column.source or column.name
+        struct = lookups.get(source)
+        if struct is None:
+            struct = self._raw_array(source, raw, records)
+            if struct is None:
+                struct = self._coerce(source, LOOKUP_RAW, records, unfitted)
+            lookups[source] = struct
+        key = "id" if column.role is ColumnRole.LOOKUP_ID else "name"
+        return struct.flatten()[LOOKUP_RAW.get_field_index(key)]
+
+    def _coerce(
+        self,
+        source: str,
+        arrow_type: pa.DataType,
+        records: Sequence[Mapping[str, Any]],
+        unfitted: Unfitted,
+    ) -> pa.Array:
+        """Value by value: what fits is converted, what does not is null here and kept in `unfitted`."""
+        convert: Callable[[object], object] = coercion(arrow_type)
+        converted: list[object] = []
+        for position, record in enumerate(records):
+            value = record.get(source)
+            if value is None or (value == "" and not pa.types.is_string(arrow_type)):
+                converted.append(None)
+                continue
+            try:
+                converted.append(convert(value))
+            except Unfit:
+                converted.append(None)
+                unfitted.setdefault(position, {})[source] = value
+        return pa.array(converted, arrow_type)
+
+    def _unfitted_array(self, count: int, unfitted: Unfitted, ids: pa.Array) -> pa.Array:
+        for position, fields in unfitted.items():
+            for field in fields:
+                self.unfitted[field] += 1
+                samples = self.unfitted_samples.setdefault(field, [])
+                if len(samples) < _SAMPLES:
+                    samples.append(ids[position].as_py())
+        return pa.array([json_text(unfitted.get(position)) for position in range(count)], pa.string())
+
+    # ---- id, cursor and the batch -------------------------------------------------------------
 
     def _fail(self, record_id: object, field: str, problem: str) -> RecordValueError:
         return RecordValueError(
             module=self.schema.qualified_name, record_id=record_id, field=field, problem=problem
         )
-
-    def _unfit(self, record_id: object, field: str, unfit: _Unfit, value: object) -> RecordValueError:
-        return self._fail(record_id, field, f"expected {unfit}, got {type(value).__name__} {_short(value)}")
 
     def _batch(
         self,
@@ -317,73 +317,12 @@ class RecordNormalizer:
             return str(value)
         raise self._fail(_short(value), key, "record id must be text or an integer")
 
-    def _raw_columns(self, records: Sequence[Mapping[str, Any]]) -> dict[str, pa.Array] | None:
-        """All flat fields in one C pass; None when some value needs the per-field path."""
-        if not self._struct_fields:
-            return None
-        try:
-            struct = pa.array(records, type=self._raw_struct)
-        except _ARROW_ERRORS:
-            return None
-        return dict(zip(self._struct_fields, struct.flatten(), strict=True))
-
-    def _field_array(
-        self,
-        column: Column,
-        raw: Mapping[str, pa.Array] | None,
-        records: Sequence[Mapping[str, Any]],
-        ids: pa.Array,
-    ) -> pa.Array:
-        source = column.source or column.name
-        if column.role is ColumnRole.JSON:
-            return pa.array(
-                [_json_text(record.get(source)) for record in records],
-                pa.string(),
-            )
-        raw_type = self._raw_fields[source]
-        array = raw.get(source) if raw is not None else None
-        if array is None:
-            values = [record.get(source) for record in records]
-            try:
-                if pa.types.is_list(raw_type) and any(isinstance(value, str) for value in values):
-                    raise TypeError("a string where a list belongs")
-                array = pa.array(values, raw_type)
-            except _ARROW_ERRORS:
-                if raw_type != _LOOKUP_RAW:
-                    return self._coerce(values, column.type, ids, source)
-                array = self._coerce(values, raw_type, ids, source)
-        if raw_type == _LOOKUP_RAW:
-            key = "id" if column.role is ColumnRole.LOOKUP_ID else "name"
-            return array.flatten()[_LOOKUP_RAW.get_field_index(key)]
-        try:
-            return _cast(array, column.type)
-        except _ARROW_ERRORS:
-            values = [record.get(source) for record in records]
-            return self._coerce(values, column.type, ids, source)
-
-    def _coerce(self, values: list[Any], arrow_type: pa.DataType, ids: pa.Array, field: str) -> pa.Array:
-        convert = _coercion(arrow_type)
-        converted: list[object] = []
-        for position, value in enumerate(values):
-            if value is None or (value == "" and not pa.types.is_string(arrow_type)):
-                converted.append(None)
-                continue
-            try:
-                converted.append(convert(value))
-            except _Unfit as unfit:
-                raise self._fail(
-                    ids[position].as_py(),
-                    field,
-                    f"expected {unfit}, got {type(value).__name__} {_short(value)}",
-                ) from None
-        return pa.array(converted, arrow_type)
-
     def _cursor(self, records: Sequence[Mapping[str, Any]], ids: pa.Array) -> pa.Array:
         field = self.schema.cursor_field
         values = [record.get(field) for record in records]
         if self.schema.cursor_format is CursorFormat.EPOCH_MS:
-            return self._timestamps(values, ids, field, _to_epoch_ms, pa.int64())
-        return self._timestamps(values, ids, field, _to_datetime, pa.string())
+            return self._timestamps(values, ids, field, to_epoch_ms, pa.int64())
+        return self._timestamps(values, ids, field, to_datetime, pa.string())
 
     def _timestamps(
         self,
@@ -413,16 +352,10 @@ class RecordNormalizer:
         for position, value in enumerate(values):
             try:
                 moments.append(None if value in (None, "") else convert(value))
-            except _Unfit as unfit:
+            except Unfit as unfit:
                 raise self._fail(
                     ids[position].as_py(),
                     field,
                     f"expected {unfit}, got {type(value).__name__} {_short(value)}",
                 ) from None
         return pa.array(moments, UTC_TIMESTAMP)
-
-
-def _json_text(value: object) -> str | None:
-    if value is None:
-        return None
-    return orjson.dumps(value, default=str).decode()

@@ -18,7 +18,7 @@ import pytest
 from zoho_pipelines.defs.batch import daily_partitions, module_assets
 from zoho_pipelines.defs.resources import LakeResource, WarehouseResource, ZohoResource
 from zoho_pipelines.lake import LocalLake, open_lake
-from zoho_pipelines.pipeline.checks import COUNT_CHECK, ID_CHECK
+from zoho_pipelines.pipeline.checks import COUNT_CHECK, ID_CHECK, UNFITTED_CHECK
 from zoho_pipelines.sandbox.server import RunningSandbox
 from zoho_pipelines.warehouse import open_warehouse
 from zoho_pipelines_tests.pipeline.support import (
@@ -101,7 +101,8 @@ def test_materializing_one_day_fills_the_table_with_exactly_that_days_records(
     assert columns["amount"] == "decimal128(38, 2)"
 
     checks = {evaluation.check_name: evaluation.passed for evaluation in result.get_asset_check_evaluations()}
-    assert checks == {ID_CHECK: True, COUNT_CHECK: True}
+    assert checks == {ID_CHECK: True, COUNT_CHECK: True, UNFITTED_CHECK: True}
+    assert metadata_of(result, LAKE_KEY)["unfitted_values"] == 0
 
     table = metadata_of(result, WAREHOUSE_KEY)
     assert table["table"] == "zoho_crm.deals"

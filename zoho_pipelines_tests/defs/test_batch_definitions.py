@@ -9,7 +9,7 @@ import pytest
 
 from zoho_pipelines.defs.batch import APP_TAG, ZOHO_POOL, batch_definitions, daily_sync_job_name
 from zoho_pipelines.defs.resources import default_resources
-from zoho_pipelines.pipeline.checks import COUNT_CHECK, ID_CHECK
+from zoho_pipelines.pipeline.checks import COUNT_CHECK, ID_CHECK, UNFITTED_CHECK
 
 DEFAULT_MODULES = ("leads", "contacts", "accounts", "deals")
 
@@ -67,7 +67,7 @@ def test_zoho_modules_selects_apps_and_modules_with_their_groups_kinds_and_parti
                 assert partitions.timezone == "UTC"
                 assert partitions.get_first_partition_key() == "2026-01-01"
             checks = {key.name for key in lake.check_keys}
-            assert checks == {ID_CHECK, COUNT_CHECK}
+            assert checks == {ID_CHECK, COUNT_CHECK, UNFITTED_CHECK}
             lake_def = defs.resolve_assets_def(dg.AssetKey(["lake", app, module]))
             assert lake_def.op.pool == ZOHO_POOL, "Zoho calls are bounded by a Dagster pool"
             assert lake.description

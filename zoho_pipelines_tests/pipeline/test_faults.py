@@ -1,14 +1,15 @@
 """Faults on the way from Zoho to the lake: each run ends exact, or fails leaving the old state.
 
 Transient faults (5xx, 429, dropped connections) must be retried into an exact partition. A
-failure the client cannot ride out (every call failing from some page on), a malformed record,
-or a killed process must leave the previous partition file as it was, with no partial file a
-reader could pick up, and the next run must complete.
+failure the client cannot ride out (every call failing from some page on) or a killed process
+must leave the previous partition file as it was, with no partial file a reader could pick up, and
+the next run must complete. A value that breaks its field's type is not a fault: it lands as sent.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -25,7 +26,7 @@ from zoho_pipelines.catalog import FetchStrategy
 from zoho_pipelines.lake import LocalLake, PartitionRef
 from zoho_pipelines.pipeline import sync_partition
 from zoho_pipelines.sandbox.server import RunningSandbox
-from zoho_pipelines.schema import ModuleSchema, RecordValueError
+from zoho_pipelines.schema import ModuleSchema
 from zoho_pipelines.warehouse import SqlWarehouse
 from zoho_pipelines.zoho import RetryPolicy, ZohoServerError
 from zoho_pipelines_tests.pipeline.support import (
@@ -134,37 +135,41 @@ def test_a_run_failing_mid_partition_leaves_the_previous_file_and_the_rerun_comp
     assert leftovers(lake, DEALS, DAY) == []
 
 
-def test_a_malformed_record_fails_the_run_by_name_and_leaves_the_partition(
+def _rows_by_id(lake: LocalLake, day: date) -> dict[str, dict]:
+    return {row["id"]: row for row in lake.read_partition(PartitionRef("crm", "deals", day)).to_pylist()}
+
+
+def test_a_mistyped_value_lands_unaltered_and_is_counted_rather_than_failing_the_run(
     sandbox_factory, lake: LocalLake
 ) -> None:
+    """The never-fail rule (issue 10): Zoho data that breaks its own field type is kept, not fatal."""
     sandbox = sandbox_factory(records_per_module=2_000, history_days=3)
     assert sandbox.state is not None
     crm = sandbox.state.crm
     edited = crm.mutate("Deals", edits=50)["edited"]
     today = datetime.fromisoformat(crm.record("Deals", edited[0])["Modified_Time"]).astimezone(UTC).date()
     with client_for(sandbox) as client:
-        sync_partition(client, lake, DEALS, today)
-        previous = partition_path(lake, DEALS, today).read_bytes()
-
         # The sandbox's store takes the value as is (the API would validate it): Zoho data
         # that breaks its own field type, as a formula or an integration can produce.
         victim = crm.index_of("Deals", int(edited[0]))
         assert victim is not None
         crm.update("Deals", victim, {"Contract_Length_Months__c": "about twelve"})
-        with pytest.raises(RecordValueError) as raised:
-            sync_partition(client, lake, DEALS, today)
-        assert raised.value.record_id == edited[0]
-        assert raised.value.field == "Contract_Length_Months__c"
-        assert "crm/deals" in str(raised.value)
-        assert partition_path(lake, DEALS, today).read_bytes() == previous
+        synced = sync_partition(client, lake, DEALS, today)
+        assert synced.unfitted == {"Contract_Length_Months__c": 1}
+        assert synced.unfitted_samples == {"Contract_Length_Months__c": [edited[0]]}
         assert leftovers(lake, DEALS, today) == []
+        written = {
+            row["id"]: row for row in lake.read_partition(PartitionRef("crm", "deals", today)).to_pylist()
+        }
+        assert written[edited[0]]["contract_length_months__c"] is None
+        assert json.loads(written[edited[0]]["_unfitted"]) == {"Contract_Length_Months__c": "about twelve"}
+        assert synced.records_received == len(SandboxTruth(sandbox).day(DEALS, today).records)
 
         crm.update("Deals", victim, {"Contract_Length_Months__c": 12})
         rerun = sync_partition(client, lake, DEALS, today)
-    written = lake.read_partition(PartitionRef("crm", "deals", today)).to_pylist()
-    months = {row["id"]: row["contract_length_months__c"] for row in written}
-    assert rerun.records_received == len(SandboxTruth(sandbox).day(DEALS, today).records)
-    assert months[edited[0]] == 12
+    written = _rows_by_id(lake, today)
+    assert rerun.unfitted == {}
+    assert (written[edited[0]]["contract_length_months__c"], written[edited[0]]["_unfitted"]) == (12, None)
 
 
 _SYNC_IN_CHILD = textwrap.dedent(
