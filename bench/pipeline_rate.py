@@ -2,7 +2,13 @@
 
 Usage:
     .venv/bin/python bench/pipeline_rate.py --records 100000 --latency-ms 100 --concurrency 10
+    .venv/bin/python bench/pipeline_rate.py --shape clustered --runs 3 --without-deletions
     .venv/bin/python bench/pipeline_rate.py --records 1000000 --latency-ms 0 --module leads
+
+`--shape` picks the day: `uniform` (Modified_Times spread evenly) or `clustered` (issue 10's
+realistic day: at least 1% of the records at 00:00:00 UTC, at least 5% in mass updates sharing a
+second; see bench/suite/clustered.py). With `--runs N` the same sandbox serves N fresh syncs and
+the last row is their median.
 
 The sandbox runs in its own process (its CPU and memory are not the pipeline's) with every
 record of the module created and modified on one UTC day (history of one day ending at a
@@ -18,6 +24,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import resource
+import statistics
 import tempfile
 import time
 from dataclasses import dataclass
@@ -28,11 +35,12 @@ import httpx
 import psutil
 from rich.console import Console
 from rich.table import Table
+from suite.clustered import SHAPES, start_day_sandbox
 
 from zoho_pipelines.catalog import ModuleSpec, default_catalog
 from zoho_pipelines.lake import PartitionRef, open_lake
 from zoho_pipelines.pipeline import day_window, load_partition, sync_partition
-from zoho_pipelines.sandbox.server import SandboxConfig, start_sandbox
+from zoho_pipelines.sandbox.server import SandboxConfig
 from zoho_pipelines.settings import load_settings
 from zoho_pipelines.warehouse import open_warehouse
 from zoho_pipelines.zoho import ZohoClient
@@ -41,7 +49,21 @@ from zoho_pipelines.zoho.windows import zoho_iso
 # A midnight anchor and one day of history: every record falls on the UTC day before it.
 ANCHOR = datetime(2026, 11, 27, tzinfo=UTC)
 DAY = (ANCHOR - timedelta(days=1)).date()
-COLUMNS = ("records", "tombstones", "calls", "sync s", "load s", "records/s", "MB", "peak RSS MB", "exact")
+COLUMNS = (
+    "run",
+    "records",
+    "tombstones",
+    "calls",
+    "credits/200",
+    "max in flight",
+    "sync s",
+    "load s",
+    "records/s (lake)",
+    "records/s",
+    "MB",
+    "peak RSS MB",
+    "exact",
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +71,8 @@ class Run:
     records: int
     deletions: int
     api_calls: int
+    api_credits: int
+    max_in_flight: int
     sync_s: float
     load_s: float
     partition_bytes: int
@@ -61,6 +85,14 @@ class Run:
     @property
     def total_s(self) -> float:
         return self.sync_s + self.load_s
+
+    @property
+    def credits_per_200(self) -> float:
+        return 200 * self.api_credits / max(1, self.records)
+
+    @property
+    def lake_rate(self) -> float:
+        return self.records / self.sync_s
 
 
 def peak_rss_mb() -> float:
@@ -91,6 +123,8 @@ def run(
         ZohoClient.from_settings(load_settings(**env)) as client,
         open_warehouse(f"duckdb://{workdir / 'warehouse.duckdb'}{warehouse_options}") as warehouse,
     ):
+        limiter = client.crm.transport.limiter
+        limiter.peak_in_flight = 0  # the org's limiter outlives a client: count this run alone
         started = time.perf_counter()
         synced = sync_partition(client, lake, spec, DAY)
         synced_at = time.perf_counter()
@@ -111,6 +145,8 @@ def run(
         records=synced.records_received,
         deletions=synced.deletions_received,
         api_calls=synced.api_calls,
+        api_credits=synced.api_credits,
+        max_in_flight=limiter.peak_in_flight,
         sync_s=synced_at - started,
         load_s=loaded_at - synced_at,
         partition_bytes=synced.written.bytes,
@@ -136,6 +172,12 @@ def main() -> None:
         help="skip the /deleted listing (the client reads at most 2,000 deletion entries since the day)",
     )
     parser.add_argument("--warehouse-options", default="", help="DuckDB settings, e.g. memory_limit=1GB")
+    parser.add_argument(
+        "--shape", choices=SHAPES, default="uniform", help="how the day's records lie in time"
+    )
+    parser.add_argument(
+        "--runs", type=int, default=1, help="syncs against the same sandbox; prints the median"
+    )
     args = parser.parse_args()
 
     spec = default_catalog().get("crm", args.module)
@@ -149,34 +191,55 @@ def main() -> None:
         concurrency_limit=args.concurrency,
         credit_budget=100_000_000,
     )
-    with (
-        start_sandbox(config, subprocess=True) as sandbox,
-        tempfile.TemporaryDirectory(prefix="zoho-bench-") as workdir,
-    ):
+    results: list[Run] = []
+    with start_day_sandbox(config, args.shape) as sandbox:
         env = {**sandbox.env(), "ZOHO_MAX_CONCURRENCY": str(args.concurrency)}
         live, deleted = truth(sandbox.url, spec.api_name)
         options = f"?{args.warehouse_options}" if args.warehouse_options else ""
-        result = run(spec, env, Path(workdir), (live, deleted if spec.deletions else set()), options)
+        for _ in range(args.runs):
+            with tempfile.TemporaryDirectory(prefix="zoho-bench-") as workdir:
+                expected = (live, deleted if spec.deletions else set())
+                results.append(run(spec, env, Path(workdir), expected, options))
 
     title = (
-        f"crm/{spec.module} on {DAY}: {args.records:,} records, {args.latency_ms:g} ms latency, "
-        f"concurrency {args.concurrency}"
+        f"crm/{spec.module} on {DAY}, {args.shape} day: {args.records:,} records, "
+        f"{args.latency_ms:g} ms latency, concurrency {args.concurrency}"
     )
     table = Table(title=title)
     for column in COLUMNS:
         table.add_column(column, justify="right")
-    table.add_row(
-        f"{result.records:,}",
-        f"{result.deletions:,}",
-        f"{result.api_calls:,}",
+    for index, result in enumerate(results, start=1):
+        table.add_row(str(index), *row(result))
+    if len(results) > 1:
+        table.add_row("median", *row(median_run(results)), style="bold")
+    Console(width=180).print(table)
+
+
+def median_run(results: list[Run]) -> Run:
+    """Each figure's median over the runs (so the row need not be one run's)."""
+    values = {
+        item.name: statistics.median(getattr(result, item.name) for result in results)
+        for item in dataclasses.fields(Run)
+        if item.name != "exact"
+    }
+    return Run(**values, exact=all(result.exact for result in results))  # type: ignore[arg-type]
+
+
+def row(result: Run) -> list[str]:
+    return [
+        f"{result.records:,.0f}",
+        f"{result.deletions:,.0f}",
+        f"{result.api_calls:,.0f}",
+        f"{result.credits_per_200:.2f}",
+        f"{result.max_in_flight:.0f}",
         f"{result.sync_s:.1f}",
         f"{result.load_s:.1f}",
+        f"{result.lake_rate:,.0f}",
         f"{result.records / result.total_s:,.0f}",
         f"{result.partition_bytes / 2**20:.1f}",
         f"{result.rss_before_mb:.0f} / sync {result.peak_rss_sync_mb:.0f} / load {result.peak_rss_mb:.0f}",
         "yes" if result.exact else "NO",
-    )
-    Console(width=140).print(table)
+    ]
 
 
 if __name__ == "__main__":

@@ -11,6 +11,9 @@ Scenarios (each figure comes from a child process of its own, so its peak RSS is
              has (pages/page_token, parallel windows, COQL, Bulk Read, and `auto`, the pipeline's
              own pick); records/s, API calls and credits (counted by the sandbox, by Zoho's
              published prices), peak RSS, exactness against the sandbox's ground truth.
+- clustered  the same day shaped as real days are (mass updates sharing a second, 1% of the
+             records at 00:00:00 UTC; suite/clustered.py), read with `auto`: records/s, calls,
+             credits per 200 records, most calls in flight.
 - scale      a 1,000,000-record day through the pipeline (`auto`): time and peak RSS of the
              sync and of the load.
 - warehouse  merging that day's 1,000,000 rows into DuckDB and into a real PostgreSQL server,
@@ -51,7 +54,7 @@ from suite.scale import scale_day  # noqa: E402
 from suite.sync import STRATEGIES, sync_strategies  # noqa: E402
 from suite.warehouse import warehouse_merges  # noqa: E402
 
-SCENARIOS = ("sync", "scale", "warehouse", "events")
+SCENARIOS = ("sync", "clustered", "scale", "warehouse", "events")
 # About 3% of the sandbox's records are deleted, so these put 100,000 and 1,000,000 live records
 # in the measured day.
 FULL = {"sync_records": 103_100, "day_records": 1_031_100, "events": 10_000}
@@ -95,6 +98,16 @@ def run_scenarios(arguments: argparse.Namespace, scratch: Path) -> dict[str, Any
             concurrency=arguments.concurrency,
             strategies=tuple(arguments.strategy or STRATEGIES),
             memory_limit=arguments.memory_limit,
+        )
+    if "clustered" in chosen:
+        console.log("clustered: auto on a day of mass updates")
+        results["clustered"] = sync_strategies(
+            records=arguments.sync_records or sizes["sync_records"],
+            latency_ms=arguments.latency_ms,
+            concurrency=arguments.concurrency,
+            strategies=("auto",),
+            memory_limit=arguments.memory_limit,
+            shape="clustered",
         )
     if "scale" in chosen or "warehouse" in chosen:
         console.log("scale: the big day (its partition also feeds the warehouse scenario)")

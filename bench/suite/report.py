@@ -23,6 +23,8 @@ from suite.machine import machine_line
 
 SYNC_TARGET_RPS = 20_000
 CREDITS_TARGET_PER_200 = 0.5
+CLUSTERED_TARGET_RPS = 15_000
+CLUSTERED_CREDITS_TARGET_PER_200 = 0.35
 RSS_TARGET_MB = 500
 INGRESS_TARGET_RPS = 500
 
@@ -39,8 +41,8 @@ def credits_per_200(result: dict[str, Any]) -> float | None:
     return round(200 * result["credits"] / result["records"], 3) if result.get("records") else None
 
 
-def _auto(report: dict[str, Any]) -> dict[str, Any] | None:
-    sync = report["results"].get("sync") or {}
+def _auto(report: dict[str, Any], scenario: str = "sync") -> dict[str, Any] | None:
+    sync = report["results"].get(scenario) or {}
     return next((row for row in sync.get("strategies", []) if row["strategy"] == "auto"), None)
 
 
@@ -76,6 +78,23 @@ def _judge(report: dict[str, Any]) -> list[Target]:
                 per_200 is not None and per_200 <= CREDITS_TARGET_PER_200,
             )
         )
+    clustered = _auto(report, "clustered")
+    if clustered is not None:
+        per_200 = credits_per_200(clustered)
+        targets += [
+            Target(
+                "clustered day into the lake (auto, 100 ms, concurrency 10)",
+                f">= {CLUSTERED_TARGET_RPS:,} records/s",
+                f"{clustered['records_per_s']:,} records/s",
+                clustered["records_per_s"] >= CLUSTERED_TARGET_RPS,
+            ),
+            Target(
+                "credits on the clustered day (auto)",
+                f"<= {CLUSTERED_CREDITS_TARGET_PER_200} per 200 records",
+                f"{per_200} per 200 records",
+                per_200 is not None and per_200 <= CLUSTERED_CREDITS_TARGET_PER_200,
+            ),
+        ]
     if "scale" in results:
         peak = results["scale"]["peak_rss_mb"]
         targets.append(
@@ -121,8 +140,9 @@ def print_report(report: dict[str, Any], console: Console) -> None:
     console.print(f"[bold]{report['date']}[/] on {machine_line(machine)} (load average {load})")
     console.print(f"command: {report['command']}")
     results = report["results"]
-    if "sync" in results:
-        _sync_table(results["sync"], console)
+    for scenario in ("sync", "clustered"):
+        if scenario in results:
+            _sync_table(results[scenario], console)
     if "scale" in results:
         _scale_table(results["scale"], console)
     if "warehouse" in results:
@@ -139,14 +159,15 @@ def print_report(report: dict[str, Any], console: Console) -> None:
 
 def _sync_table(sync: dict[str, Any], console: Console) -> None:
     title = (
-        f"Sync: {sync['records_in_day']:,} {sync['module']} on {sync['day']}, "
+        f"Sync, {sync.get('shape', 'uniform')} day: "
+        f"{sync['records_in_day']:,} {sync['module']} on {sync['day']}, "
         f"{sync['latency_ms']:g} ms latency, concurrency {sync['concurrency']}, "
         f"into the lake + {sync['warehouse']}"
     )
     table = Table(title=title)
     columns = (
         "strategy", "mode", "records/s (lake)", "with load", "API calls", "credits", "credits/200",
-        "client CPU us/rec", "peak RSS MB sync / +load", "exact",
+        "max in flight", "client CPU us/rec", "peak RSS MB sync / +load", "exact",
     )  # fmt: skip
     for column in columns:
         table.add_column(column, justify="left" if column in ("strategy", "mode") else "right")
@@ -159,6 +180,7 @@ def _sync_table(sync: dict[str, Any], console: Console) -> None:
             _number(row["sandbox_calls"]),
             _number(row["sandbox_credits"]),
             _number(credits_per_200({**row, "credits": row["sandbox_credits"]}), 2),
+            _number(row.get("max_in_flight")),
             _number(row["client_cpu_us_per_record"], 1),
             f"{_number(row['peak_rss_after_sync_mb'])} / {_number(row['peak_rss_mb'])}",
             _number(row["exact"]),

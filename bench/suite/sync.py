@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from suite.child import peak_rss_mb, process_peak_rss_mb, run_in_child
+from suite.clustered import start_day_sandbox
 from zoho_pipelines.catalog import FetchStrategy, ModuleSpec, default_catalog
 from zoho_pipelines.lake import PartitionRef, open_lake
 from zoho_pipelines.pipeline import (
@@ -32,7 +33,7 @@ from zoho_pipelines.pipeline import (
     load_partition,
     sync_partition,
 )
-from zoho_pipelines.sandbox.server import RunningSandbox, SandboxConfig, start_sandbox
+from zoho_pipelines.sandbox.server import RunningSandbox, SandboxConfig
 from zoho_pipelines.settings import load_settings
 from zoho_pipelines.warehouse import open_warehouse
 from zoho_pipelines.zoho import ZohoClient
@@ -86,13 +87,23 @@ def sandbox_counters(sandbox: RunningSandbox) -> tuple[int, int]:
 
 
 def sync_strategies(
-    *, records: int, latency_ms: float, concurrency: int, strategies: tuple[str, ...], memory_limit: str
+    *,
+    records: int,
+    latency_ms: float,
+    concurrency: int,
+    strategies: tuple[str, ...],
+    memory_limit: str,
+    shape: str = "uniform",
 ) -> dict[str, Any]:
-    """Every strategy against one sandbox; calls and credits also counted on the sandbox's side."""
+    """Every strategy against one sandbox; calls and credits also counted on the sandbox's side.
+
+    `shape` is the day's: `uniform`, or `clustered` (mass updates, 1% at 00:00:00 UTC; see
+    suite/clustered.py), where a read that samples the day's first records goes wrong.
+    """
     config = day_sandbox_config(records, latency_ms, concurrency)
     results = []
     with (
-        start_sandbox(config, subprocess=True) as sandbox,
+        start_day_sandbox(config, shape) as sandbox,
         tempfile.TemporaryDirectory(prefix="zoho-bench-sync-") as scratch,
     ):
         truth_path = Path(scratch) / "truth.json"
@@ -116,6 +127,7 @@ def sync_strategies(
         sandbox_peak = process_peak_rss_mb(sandbox.pid)  # type: ignore[attr-defined]
     return {
         "module": f"crm/{MODULE}",
+        "shape": shape,
         "day": DAY.isoformat(),
         "records_in_day": expected,
         "latency_ms": latency_ms,
@@ -182,6 +194,7 @@ def _pipeline_run(
         "calls": synced.api_calls,
         "credits": synced.api_credits,
         "retries": stats["retries"],
+        "max_in_flight": client.crm.transport.limiter.peak_in_flight,
         "peak_rss_after_sync_mb": peak_after_sync,
         "peak_rss_mb": peak,
         "warehouse_rows": merged.applied_rows,
@@ -226,6 +239,7 @@ def _client_read(client: ZohoClient, spec: ModuleSpec, truth: Path, refusal: str
         "calls": after["calls"] - before["calls"],
         "credits": after["credits"] - before["credits"],
         "retries": after["retries"] - before["retries"],
+        "max_in_flight": client.crm.transport.limiter.peak_in_flight,
         "peak_rss_after_sync_mb": peak,
         "peak_rss_mb": peak,
         "warehouse_rows": None,

@@ -7,27 +7,23 @@ Every read streams batches; none returns a whole module.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any, Literal
 
 from zoho_pipelines.zoho.crm_bulk import BulkPolling, BulkReader
-from zoho_pipelines.zoho.crm_coql import COQL_MAX_ROWS_PER_CALL, CoqlReader
+from zoho_pipelines.zoho.crm_coql import CoqlReader
 from zoho_pipelines.zoho.crm_lookups import LookupNamer
 from zoho_pipelines.zoho.crm_notifications import NotificationChannels
+from zoho_pipelines.zoho.crm_plan import RECORDS_PER_PLANNED_WINDOW, RankPlanner
 from zoho_pipelines.zoho.crm_records import API, PER_PAGE, CrmRecordReader, Record
 from zoho_pipelines.zoho.crm_updates import RecordUpdater, UpdateResult
-from zoho_pipelines.zoho.parallel import read_windows_concurrently
+from zoho_pipelines.zoho.parallel import merge_concurrently, read_windows_concurrently
 from zoho_pipelines.zoho.transport import ZohoTransport, json_body
 from zoho_pipelines.zoho.windows import parse_zoho_datetime
 
 WINDOWS_PER_WORKER = 4
-# A COQL call is priced by its LIMIT, not by the rows it returns, so each sub-window's last,
-# partial call is where credits go to waste: three full calls per sub-window keep that waste
-# small while leaving enough sub-windows for the workers to even out uneven stretches of time.
-RECORDS_PER_COQL_WINDOW = 3 * COQL_MAX_ROWS_PER_CALL
 
 
 class CrmClient:
@@ -36,8 +32,8 @@ class CrmClient:
     def __init__(self, transport: ZohoTransport, *, bulk_polling: BulkPolling | None = None) -> None:
         self.transport = transport
         self.records = CrmRecordReader(transport)
-        self.coql = CoqlReader(transport, self.records)
         self.lookup_names = LookupNamer(self.fields, self.records)
+        self.coql = CoqlReader(transport, self.records, metadata=self.lookup_names.field_metadata)
         self.bulk = BulkReader(transport, polling=bulk_polling)
         self.notifications = NotificationChannels(transport)
         self._updater = RecordUpdater(transport)
@@ -95,54 +91,73 @@ class CrmClient:
         )
 
     def iter_modified_auto(
-        self, module: str, fields: Sequence[str], start: datetime, end: datetime
+        self,
+        module: str,
+        fields: Sequence[str],
+        start: datetime,
+        end: datetime,
+        *,
+        window_records: int = RECORDS_PER_PLANNED_WINDOW,
     ) -> Iterator[list[Record]]:
         """Records modified in [start, end), read the cheapest way that is still fast.
 
-        The first page is read on its own and doubles as a probe: how much of the window its
-        records span estimates the window's volume. A window with less than one COQL call's worth
-        left is finished page by page (one credit per 200 records, nothing wasted), so a quiet
-        day costs one call. A busier one is read as concurrent COQL sub-windows sized to the
-        estimate, with lookup names filled in as records pages carry them: 2,000 rows for 3
+        The first page is read on its own: a short one is the whole window, so a quiet day costs
+        one call. After a full one the rest of the window is planned by COQL rank probes (see
+        `crm_plan`), which find where every `window_records`-th record sits however the records
+        cluster in time (a mass update at 00:00:00 UTC included), and read as concurrent COQL
+        sub-windows with lookup names filled in as records pages carry them: 2,000 rows for 3
         credits is 0.3 credits per 200 records instead of 1, in a tenth of the round trips.
+        The first page's time spread only hints whether the window is small (one probe first).
         """
         pages = self.records.iter_modified(module, fields, start, end)
         first = next(pages, None)
         if first is None:
             return
-        last_seen = max(parse_zoho_datetime(record["Modified_Time"]) for record in first)
-        estimated_rest = self._estimate_rest(len(first), start, last_seen, end)
-        if estimated_rest < COQL_MAX_ROWS_PER_CALL:
+        if len(first) < PER_PAGE:
             yield first
             yield from pages
             return
         pages.close()
         yield first
-        # Records sharing the probe's last second come back from the first sub-window: skip them.
+        last_seen = max(parse_zoho_datetime(record["Modified_Time"]) for record in first)
+        hint = self._estimate_rest(len(first), start, last_seen, end)
+        # Records sharing the first page's last second come back from the first sub-window: skip them.
         seen_at_boundary = {
             str(record["id"]) for record in first if parse_zoho_datetime(record["Modified_Time"]) == last_seen
         }
-        most = WINDOWS_PER_WORKER * self.transport.concurrency
-        windows = min(math.ceil(estimated_rest / RECORDS_PER_COQL_WINDOW), most)
-        rest = self.iter_modified_parallel(
-            module, fields, last_seen, end, windows=windows, via="coql", name_lookups=True
+        planner = RankPlanner(
+            self.coql, concurrency=self.transport.concurrency, window_records=window_records
         )
-        for batch in rest:
+        namer = self.lookup_names
+        plan = planner.plan(module, last_seen, end, likely_small=hint is not None and hint < window_records)
+        producers = (
+            partial(
+                self.coql.iter_window,
+                module,
+                fields,
+                window.start,
+                window.end,
+                namer=namer,
+                expected=window.expected,
+            )
+            for window in plan
+        )
+        for batch in merge_concurrently(producers, max_workers=self.transport.concurrency):
             fresh = [record for record in batch if str(record["id"]) not in seen_at_boundary]
             if fresh:
                 yield fresh
 
     @staticmethod
-    def _estimate_rest(probed: int, start: datetime, last_seen: datetime, end: datetime) -> float:
-        """Records expected in (last_seen, end), extrapolated from a probe of `probed` records.
+    def _estimate_rest(probed: int, start: datetime, last_seen: datetime, end: datetime) -> float | None:
+        """Records expected in (last_seen, end) extrapolated from the first page, None when it cannot tell.
 
-        A short probe page is the whole window, and a probe whose records all share the window's
-        first second measures no density at all: both estimate nothing more, so the read pages
-        on, which stays exact and spends no call on sub-windows that may hold nothing.
+        Only a hint for the planner's first probe: a page whose records all share the window's
+        first second (a mass update) measures no density at all, and one spread evenly says
+        nothing about a cluster later in the day.
         """
         covered = (last_seen - start).total_seconds()
-        if probed < PER_PAGE or covered <= 0:
-            return 0.0
+        if covered <= 0:
+            return None
         return probed * (end - last_seen).total_seconds() / covered
 
     def iter_modified_coql(

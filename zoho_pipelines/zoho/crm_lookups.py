@@ -14,6 +14,12 @@ the cheapest way:
 A lookup whose target has no display field in its metadata, or that does not fit in the 50
 columns a COQL select may hold, is left to the caller's by-id completion (`unnamed`), which
 renders it whole: slower, never wrong.
+
+Each dotted column is a select-clause join, and COQL allows at most 15 in one query ("A maximum
+of 15 SELECT clause JOINs can be applied in a single query", Zoho's v8 COQL limitations page,
+https://www.zoho.com/crm/developer/docs/api/v8/COQL-Limitations.html). A select with more named
+lookups is split (`plans`): the first query carries every field and 15 joins, and further queries
+over the same rows carry the other lookups with their dotted columns, 15 at a time.
 """
 
 from __future__ import annotations
@@ -23,10 +29,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from zoho_pipelines.zoho.batching import batched
 from zoho_pipelines.zoho.crm_fields import MAX_FIELDS_PER_CALL
 from zoho_pipelines.zoho.crm_records import CrmRecordReader, Record
 
 USER_LOOKUPS = frozenset({"ownerlookup", "userlookup"})
+MAX_SELECT_JOINS = 15
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,29 @@ class LookupNamer:
                 room += 1  # the lookup leaves the select, its dotted partner need not enter
         users = tuple(name for name in select if (types.get(name) or {}).get("data_type") in USER_LOOKUPS)
         return LookupPlan(related, users, tuple(unnamed))
+
+    def plans(self, module: str, select: Sequence[str]) -> list[tuple[list[str], LookupPlan]]:
+        """(fields carried, plan) of each COQL query that reads `select` with names, 15 joins a query.
+
+        The first query carries every field but the lookups past the 15th join; each further one
+        carries those lookups (15 at most) and their dotted columns, over the same rows.
+        """
+        plan = self.plan(module, select)
+        joins = list(plan.related.items())
+        if len(joins) <= MAX_SELECT_JOINS:
+            return [(list(select), plan)]
+        moved = {lookup for lookup, _ in joins[MAX_SELECT_JOINS:]}
+        first = LookupPlan(dict(joins[:MAX_SELECT_JOINS]), plan.users, plan.unnamed)
+        plans = [([name for name in select if name not in moved], first)]
+        plans.extend(
+            ([lookup for lookup, _ in chunk], LookupPlan(dict(chunk), (), ()))
+            for chunk in batched(joins[MAX_SELECT_JOINS:], MAX_SELECT_JOINS)
+        )
+        return plans
+
+    def field_metadata(self, module: str) -> list[dict[str, Any]]:
+        """`module`'s field metadata, read once per client (shared by the COQL reader)."""
+        return self._fields(module)
 
     def name(self, module: str, plan: LookupPlan, rows: list[Record]) -> list[Record]:
         """`rows` with every planned lookup shaped as the records API shapes it.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
@@ -30,16 +30,30 @@ class _Finished:
         self.error = error
 
 
+class _Planned:
+    """The feeder's last word: how many producers were submitted in all."""
+
+    def __init__(self, producers: int) -> None:
+        self.producers = producers
+
+
 def merge_concurrently(
-    producers: Sequence[Callable[[], Iterator[T]]], *, max_workers: int, max_pending: int = 4
+    producers: Iterable[Callable[[], Iterator[T]]], *, max_workers: int, max_pending: int = 4
 ) -> Iterator[T]:
-    """Yield every item of every producer, in arrival order, running `max_workers` at a time."""
-    if not producers:
-        return
-    hand_over: queue.Queue[T | _Finished] = queue.Queue(maxsize=max_pending)
+    """Yield every item of every producer, in arrival order, running `max_workers` at a time.
+
+    `producers` may be a lazy iterable whose own iteration makes calls (a read planned from
+    probes): it is drained on a thread of its own, so the first producers run while later ones
+    are still being planned; a failure while planning fails the merge like a failing producer.
+    """
+    if isinstance(producers, Sequence):
+        if not producers:
+            return
+        max_workers = min(max_workers, len(producers))
+    hand_over: queue.Queue[T | _Finished | _Planned] = queue.Queue(maxsize=max_pending)
     stop = threading.Event()
 
-    def offer(item: T | _Finished) -> bool:
+    def offer(item: T | _Finished | _Planned) -> bool:
         while not stop.is_set():
             try:
                 hand_over.put(item, timeout=_HAND_OVER_POLL_S)
@@ -66,21 +80,44 @@ def merge_concurrently(
             return
         offer(_Finished(None))
 
-    executor = ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(producers))))
+    executor = ThreadPoolExecutor(max_workers=max(1, max_workers))
+
+    def feed() -> None:
+        submitted = 0
+        iterator = iter(producers)
+        try:
+            for producer in iterator:
+                if stop.is_set():
+                    return
+                executor.submit(run, producer)
+                submitted += 1
+        except BaseException as error:  # handed to the consumer, which re-raises it
+            offer(_Finished(error))
+            submitted += 1  # the failure stands for one more producer that will never finish
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+        offer(_Planned(submitted))
+
+    feeder = threading.Thread(target=feed, name="merge-feeder", daemon=True)
+    feeder.start()
     try:
-        for producer in producers:
-            executor.submit(run, producer)
-        remaining = len(producers)
-        while remaining:
+        finished, planned = 0, None
+        while planned is None or finished < planned:
             item = hand_over.get()
+            if isinstance(item, _Planned):
+                planned = item.producers
+                continue
             if isinstance(item, _Finished):
-                remaining -= 1
+                finished += 1
                 if item.error is not None:
                     raise item.error
                 continue
             yield item
     finally:
         stop.set()
+        feeder.join()
         executor.shutdown(wait=True, cancel_futures=True)
 
 

@@ -12,6 +12,7 @@ import itertools
 import json
 import re
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -42,14 +43,20 @@ class CrmListing:
         *,
         extra_fields: int = 5,
         per_second: int = 3,
+        seconds: Sequence[int] | None = None,
         token_uses_before_expiry: int | None = None,
     ) -> None:
+        """`seconds` (ascending, one per record) places records freely, e.g. thousands on one second;
+        without it `per_second` records share each second in turn."""
+        offsets = list(seconds) if seconds is not None else [index // per_second for index in range(count)]
+        if len(offsets) != count or offsets != sorted(offsets):
+            raise ValueError("seconds must hold one ascending offset per record")
         self.module = module
         self.field_names = [f"F_{index}" for index in range(extra_fields)]
         self.records = [
             {
                 "id": str(7_000_000_000_000_000_000 + index),
-                "Modified_Time": (EPOCH + timedelta(seconds=index // per_second)).astimezone(IST).isoformat(),
+                "Modified_Time": (EPOCH + timedelta(seconds=offsets[index])).astimezone(IST).isoformat(),
                 **{name: f"{index}-{name}" for name in self.field_names},
             }
             for index in range(count)

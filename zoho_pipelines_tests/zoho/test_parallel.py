@@ -70,3 +70,33 @@ def test_batched_keeps_order_and_the_short_tail():
     assert list(batched([], 3)) == []
     with pytest.raises(ValueError, match="at least 1"):
         list(batched([1], 0))
+
+
+def test_producers_planned_lazily_start_before_the_plan_is_done():
+    """A plan whose later producers wait for the first producer's items: the merge must run the
+    first one while still drawing on the plan (the auto read plans with calls as it reads)."""
+    first_item_seen = threading.Event()
+
+    def plan():
+        yield _counting([1, 2])
+        assert first_item_seen.wait(timeout=10), "the first producer did not run while planning"
+        yield _counting([3])
+
+    merged = merge_concurrently(plan(), max_workers=2)
+    items = [next(merged)]
+    first_item_seen.set()
+    items += list(merged)
+    assert sorted(items) == [1, 2, 3]
+
+
+def test_a_failing_plan_fails_the_merge():
+    def plan():
+        yield _counting([1])
+        raise RuntimeError("probe failed")
+
+    with pytest.raises(RuntimeError, match="probe failed"):
+        list(merge_concurrently(plan(), max_workers=2))
+
+
+def test_an_empty_plan_merges_to_nothing():
+    assert list(merge_concurrently(iter(()), max_workers=2)) == []
