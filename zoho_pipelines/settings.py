@@ -43,6 +43,14 @@ class Edition(StrEnum):
     ULTIMATE = "ultimate"
 
 
+class TokenStoreKind(StrEnum):
+    """Where processes share the org's Zoho access token (see zoho_pipelines.zoho.token_store)."""
+
+    FILE = "file"
+    DYNAMODB = "dynamodb"
+    MEMORY = "memory"
+
+
 CONCURRENCY_BY_EDITION: dict[Edition, int] = {
     Edition.FREE: 5,
     Edition.STANDARD: 10,
@@ -80,6 +88,9 @@ class Settings(BaseSettings):
     zoho_projects_portal_id: str | None = Field(None, alias="ZOHO_PROJECTS_PORTAL_ID")
     zoho_edition: Edition = Field(Edition.STANDARD, alias="ZOHO_EDITION")
     zoho_max_concurrency: int | None = Field(None, alias="ZOHO_MAX_CONCURRENCY", ge=1, le=100)
+    zoho_token_store: TokenStoreKind = Field(TokenStoreKind.FILE, alias="ZOHO_TOKEN_STORE")
+    zoho_token_table: str | None = Field(None, alias="ZOHO_TOKEN_TABLE")
+    zoho_token_cache_dir: Path | None = Field(None, alias="ZOHO_TOKEN_CACHE_DIR")
 
     home: Path = Field(Path(".zoho_pipelines"), alias="ZOHO_PIPELINES_HOME")
     lake_url: str | None = Field(None, alias="LAKE_URL")
@@ -103,6 +114,11 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
+
+    @field_validator("zoho_token_cache_dir", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("lake_url")
     @classmethod
@@ -131,6 +147,11 @@ class Settings(BaseSettings):
     @property
     def resolved_warehouse_url(self) -> str:
         return self.warehouse_url or f"duckdb:///{(self.home.resolve() / 'warehouse.duckdb')}"
+
+    @property
+    def resolved_token_cache_dir(self) -> Path:
+        """The file token store's directory: shared by every process with the same home."""
+        return (self.zoho_token_cache_dir or self.home / "zoho-tokens").resolve()
 
     @property
     def local_queue_dir(self) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +14,24 @@ from zoho_pipelines.sandbox.server import RunningSandbox, SandboxConfig, start_s
 
 SANDBOX_ANCHOR = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
 """The fixed end of generated history for the shared sandbox: same data on every run."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_token_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One Zoho token cache for the whole session, like any set of processes sharing a home.
+
+    Tests point ZOHO_PIPELINES_HOME at their own temporary directories; without this, each would
+    mint its own access token and the sandbox's mint limit (10 per 10 minutes, as Zoho's) would
+    lock the session out. Child processes inherit the variable.
+    """
+    directory = str(tmp_path_factory.mktemp("zoho-tokens"))
+    previous = os.environ.get("ZOHO_TOKEN_CACHE_DIR")
+    os.environ["ZOHO_TOKEN_CACHE_DIR"] = directory
+    yield directory
+    if previous is None:
+        os.environ.pop("ZOHO_TOKEN_CACHE_DIR", None)
+    else:
+        os.environ["ZOHO_TOKEN_CACHE_DIR"] = previous
 
 
 @pytest.fixture(scope="session")

@@ -36,6 +36,9 @@ class SandboxConfig:
     slow_ms: float = 2_000.0
     fault_seed: int = 0
     token_ttl_s: int = 3_600
+    token_mint_limit: int = 10
+    """Access tokens one refresh token may mint per `token_mint_window_s` (Zoho: 10); 0 disables."""
+    token_mint_window_s: int = 600
     page_token_ttl_s: int = 86_400
     credit_budget: int = 50_000
     mutate_every_s: float = 0.0

@@ -49,7 +49,7 @@ class SandboxState:
         self.clock = clock or default_clock(config)
         self.config = resolve_anchor(config, self.clock)
         self.crm = CrmStore(self.config, self.clock)
-        self.tokens = TokenRegistry(self.config.token_ttl_s)
+        self.tokens = TokenRegistry.for_config(self.config, self.clock)
         self.stats = SandboxStats()
         self.credits = CreditLedger(self.config.credit_budget)
         self.gate = ConcurrencyGate(self.config.concurrency_limit)

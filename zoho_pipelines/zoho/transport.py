@@ -37,6 +37,7 @@ from zoho_pipelines.zoho.errors import (
 from zoho_pipelines.zoho.limits import ConcurrencyLimiter, org_limiter
 from zoho_pipelines.zoho.retry import RetryPolicy
 from zoho_pipelines.zoho.stats import ApiStats
+from zoho_pipelines.zoho.token_store import TokenStore, token_store_from_settings
 
 logger = logging.getLogger("zoho_pipelines.zoho.transport")
 
@@ -66,7 +67,11 @@ def _is_retryable(idempotent: bool, error: BaseException) -> bool:
 
 
 class ZohoTransport:
-    """Thread-safe HTTP access to one Zoho org."""
+    """Thread-safe HTTP access to one Zoho org.
+
+    `token_store` is where the access token is shared (see zoho.token_store); without one the
+    transport keeps its token to itself. `from_settings` uses the store the settings name.
+    """
 
     def __init__(
         self,
@@ -78,6 +83,7 @@ class ZohoTransport:
         concurrency: int = 10,
         retry_policy: RetryPolicy | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        token_store: TokenStore | None = None,
     ) -> None:
         self.endpoints = zoho_endpoints
         self.stats = ApiStats()
@@ -101,6 +107,7 @@ class ZohoTransport:
             data_center=data_center,
             retry_policy=self.retry_policy,
             stats=self.stats,
+            store=token_store,
         )
 
     @classmethod
@@ -113,6 +120,7 @@ class ZohoTransport:
             trust_token_api_domain=settings.zoho_api_url is None,
             concurrency=settings.concurrency,
             retry_policy=retry_policy,
+            token_store=token_store_from_settings(settings),
         )
 
     @property

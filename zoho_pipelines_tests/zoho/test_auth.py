@@ -5,8 +5,9 @@ import logging
 import httpx
 import pytest
 
-from zoho_pipelines.zoho.auth import TokenProvider
+from zoho_pipelines.zoho.auth import BLOCK_GRACE_S, MINT_WINDOW_S, TokenMintBlockedError, TokenProvider
 from zoho_pipelines.zoho.errors import ZohoAuthError, ZohoRateLimitError
+from zoho_pipelines.zoho.token_store import MemoryTokenStore
 from zoho_pipelines_tests.zoho.scripted_server import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -103,16 +104,97 @@ def test_accounts_server_failures_are_retried(server, http):
     assert len(server.token_requests) == 3
 
 
-def test_token_endpoint_throttling_is_a_rate_limit_error(server, http):
-    throttled = Canned(
-        400,
-        {
-            "error": "Access Denied",
-            "error_description": "You have made too many requests continuously. Please try again later.",
-        },
-    )
-    for _ in range(FAST_RETRIES.max_attempts):
-        server.token_script.put(throttled)
-    with pytest.raises(ZohoRateLimitError):
-        _provider(server, http).token()
-    assert len(server.token_requests) == FAST_RETRIES.max_attempts
+THROTTLED = Canned(
+    400,
+    {
+        "error": "Access Denied",
+        "error_description": (
+            "You have made too many requests continuously. Please try again after some time."
+        ),
+    },
+)
+
+
+class SteppingSleep:
+    """The provider's `sleep`: records each wait and moves the manual clock instead of waiting."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock = clock
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.clock.now += seconds
+
+
+def test_a_refused_mint_is_waited_out_not_retried_in_a_loop(server, http, caplog):
+    caplog.set_level(logging.DEBUG)
+    clock = ManualClock()
+    sleep = SteppingSleep(clock)
+    server.token_script.put(THROTTLED)
+    token = _provider(server, http, clock=clock, sleep=sleep).token()
+    assert token.value.startswith("1000.scripted-access-")
+    assert len(server.token_requests) == 2  # refused once, asked again only after the window
+    assert sleep.waits == [MINT_WINDOW_S + BLOCK_GRACE_S]  # no mint on record: a whole window
+    waits = [record for record in caplog.records if record.name == "zoho_pipelines.zoho.auth"]
+    announced = [record.getMessage() for record in waits if record.levelno == logging.WARNING]
+    assert len(announced) == 1
+    assert CLIENT_ID in announced[0]
+    assert "waiting 605 s" in announced[0]
+    for secret in (CLIENT_SECRET, REFRESH_TOKEN, token.value):
+        assert secret not in caplog.text
+
+
+def test_a_refused_mint_waits_only_for_the_rest_of_the_window_it_knows_of(server, http):
+    clock = ManualClock()
+    sleep = SteppingSleep(clock)
+    provider = _provider(server, http, clock=clock, sleep=sleep)
+    first = provider.token()
+    clock.now += 100
+    provider.invalidate(first)
+    server.token_script.put(THROTTLED)
+    provider.token()
+    # The window opened with our mint 100 s ago, so 500 s of it are left (plus the grace).
+    assert sleep.waits == [pytest.approx(MINT_WINDOW_S - 100 + BLOCK_GRACE_S)]
+
+
+def test_a_block_longer_than_the_caller_can_wait_is_a_rate_limit_error(server, http):
+    clock = ManualClock()
+    server.token_script.put(THROTTLED)
+    provider = _provider(server, http, clock=clock, sleep=SteppingSleep(clock), max_block_wait_s=30)
+    with pytest.raises(ZohoRateLimitError) as caught:
+        provider.token()
+    assert isinstance(caught.value, TokenMintBlockedError)
+    assert caught.value.retry_after == pytest.approx(MINT_WINDOW_S + BLOCK_GRACE_S)
+    assert len(server.token_requests) == 1
+
+
+def test_providers_sharing_a_store_mint_once_and_share_the_refusal(server, http, caplog):
+    caplog.set_level(logging.WARNING, logger="zoho_pipelines.zoho.auth")
+    clock = ManualClock()
+    store = MemoryTokenStore()
+    first = _provider(server, http, clock=clock, sleep=SteppingSleep(clock), store=store)
+    second = _provider(server, http, clock=clock, sleep=SteppingSleep(clock), store=store)
+    token = first.token()
+    assert second.token().value == token.value
+    assert len(server.token_requests) == 1
+
+    second.invalidate(second.token())
+    first.invalidate(token)  # late: the store no longer holds it, nothing more to drop
+    server.token_script.put(THROTTLED)
+    renewed = second.token()  # refused, waits the window out, then mints
+    assert first.token().value == renewed.value
+    assert len(server.token_requests) == 3
+    assert len(caplog.records) == 1
+
+
+def test_a_token_in_the_store_is_used_until_it_expires(server, http):
+    clock = ManualClock()
+    store = MemoryTokenStore()
+    provider = _provider(server, http, clock=clock, store=store, refresh_margin_s=300)
+    token = provider.token()
+    clock.now += 3_600 - 301
+    assert _provider(server, http, clock=clock, store=store).token().value == token.value
+    clock.now += 2
+    assert _provider(server, http, clock=clock, store=store).token().value != token.value
+    assert len(server.token_requests) == 2

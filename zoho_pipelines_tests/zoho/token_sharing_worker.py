@@ -1,0 +1,75 @@
+"""Child processes for the token-sharing tests: each one a separate Python process with its own client.
+
+They are started with multiprocessing's `spawn` context (a fresh interpreter, nothing inherited
+but the environment) and meet at a barrier, so that all of them ask for a token at once: the
+worst case for minting, which is what Dagster's run tasks and sensors do when a token expires.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+MODULES = ("Leads", "Contacts", "Accounts", "Deals")
+
+
+def read_something(index: int, start: datetime, end: datetime) -> dict[str, Any]:
+    """What worker `index` reads: a different module and a different kind of call per worker."""
+    from zoho_pipelines.settings import load_settings
+    from zoho_pipelines.zoho.client import ZohoClient
+
+    module = MODULES[index % len(MODULES)]
+    with ZohoClient.from_settings(load_settings()) as client:
+        kind = (index // len(MODULES)) % 3
+        if kind == 0:
+            count = len(client.crm.field_names(module))
+        elif kind == 1:
+            batch = next(iter(client.crm.iter_modified(module, ["Modified_Time"], start, end)))
+            count = len(batch)
+        else:
+            count = len(client.crm.modules())
+        return {"module": module, "kind": kind, "count": count, **client.stats.snapshot()}
+
+
+def apply_env(env: Mapping[str, str | None]) -> None:
+    """Set the child's environment; None unsets a variable the parent had."""
+    for name, value in env.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+def run_worker(
+    index: int,
+    env: Mapping[str, str | None],
+    barrier: Any,
+    results: Any,
+    start: datetime,
+    end: datetime,
+) -> None:
+    """Process entry point: set the environment, wait for everyone, read, report (or report the error)."""
+    apply_env(env)
+    barrier.wait(timeout=120)
+    try:
+        results.put({"index": index, "ok": True, **read_something(index, start, end)})
+    except BaseException:
+        results.put({"index": index, "ok": False, "error": traceback.format_exc()})
+
+
+def run_onboarding_handler(
+    env: Mapping[str, str | None], event: Mapping[str, Any], barrier: Any, results: Any
+) -> None:
+    """A Lambda container's first invocation: the handler builds its client from the environment."""
+    apply_env(env)
+    barrier.wait(timeout=120)
+    try:
+        from zoho_pipelines.onboarding import handlers
+
+        qualified = handlers.qualify_deal(dict(event))
+        results.put({"ok": True, "deal": qualified["deal"]["id"]})
+    except BaseException:
+        results.put({"ok": False, "error": traceback.format_exc()})
