@@ -58,27 +58,21 @@ def demo(
 def ingress(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8766, help="Port to listen on (0 picks a free one)."),
+    request_timeout: float = typer.Option(
+        10.0, min=0.1, help="Seconds a connection may stay silent before it is dropped."
+    ),
 ) -> None:
     """Serve the webhook ingress (the Lambda handler) over HTTP.
 
-    Events go to EventBridge when EVENTS_TARGET=eventbridge (or, with EVENTS_TARGET unset, when
-    AWS_ENDPOINT_URL is set), otherwise to local durable queues under ZOHO_PIPELINES_HOME/queue.
+    Configured like every other command, from the environment and .env (ZOHO_WEBHOOK_SECRETS,
+    ZOHO_CHANNEL_TOKENS, ...). Events go to EventBridge when EVENTS_TARGET=eventbridge (or, with
+    EVENTS_TARGET unset, when AWS_ENDPOINT_URL is set), otherwise to local durable queues under
+    ZOHO_PIPELINES_HOME/queue.
     """
-    import os
-
     from zoho_pipelines.events.local_server import serve_ingress
     from zoho_pipelines.settings import load_settings
 
-    settings = load_settings()
-    # Settings also read .env; hand the ingress what they resolved, over the process environment.
-    environ = {
-        **os.environ,
-        "ZOHO_WEBHOOK_SECRETS": ",".join(s.get_secret_value() for s in settings.zoho_webhook_secrets),
-        "EVENT_BUS_NAME": settings.event_bus_name,
-    }
-    if settings.aws_endpoint_url:
-        environ["AWS_ENDPOINT_URL"] = settings.aws_endpoint_url
-    serve_ingress(host, port, environ=environ, queue_dir=settings.local_queue_dir)
+    serve_ingress(host, port, settings=load_settings(), request_timeout_s=request_timeout)
 
 
 if __name__ == "__main__":

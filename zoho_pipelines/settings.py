@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -101,10 +101,25 @@ class Settings(BaseSettings):
     zoho_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list, alias="ZOHO_WEBHOOK_SECRETS"
     )
+    # The ingress's own variables (the Lambda reads them from its environment; `zoho-pipelines
+    # ingress` from here, so a .env serves it like everything else).
+    zoho_webhook_secrets_secret_id: str | None = Field(None, alias="ZOHO_WEBHOOK_SECRETS_SECRET_ID")
+    zoho_webhook_secrets_ttl_seconds: float = Field(
+        60.0, alias="ZOHO_WEBHOOK_SECRETS_TTL_SECONDS", ge=0, le=86_400
+    )
+    zoho_channel_tokens: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, alias="ZOHO_CHANNEL_TOKENS"
+    )
+    events_target: Literal["eventbridge", "local"] | None = Field(None, alias="EVENTS_TARGET")
     event_bus_name: str = Field("zoho-integration-bus", alias="EVENT_BUS_NAME")
     aws_endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL")
 
-    _split_secrets = field_validator("zoho_webhook_secrets", mode="before")(_split_csv)
+    _split_secrets = field_validator("zoho_webhook_secrets", "zoho_channel_tokens", mode="before")(_split_csv)
+
+    @field_validator("events_target", mode="before")
+    @classmethod
+    def _target_name(cls, value: object) -> object:
+        return (value.strip().lower() or None) if isinstance(value, str) else value
 
     @field_validator("zoho_accounts_url", "zoho_api_url", "aws_endpoint_url")
     @classmethod

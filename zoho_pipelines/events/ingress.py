@@ -18,7 +18,9 @@ Configuration (environment):
     EVENT_BUS_NAME                       default zoho-integration-bus
 
 Imports only the standard library and boto3 (the Lambda ships nothing else); in particular not
-`zoho_pipelines.settings`, which needs pydantic.
+`zoho_pipelines.settings`, which needs pydantic, nor `zoho_pipelines.clock`, which the Lambda
+asset (cdk/zoho_infra/assets.py) does not carry yet: the handler takes any object with `now()`
+(a `zoho_pipelines.clock.Clock`) and defaults to `WallClock`, the same machine clock.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zoho_pipelines.events.model import (
     MalformedEventError,
@@ -53,6 +55,9 @@ from zoho_pipelines.events.request import (
 )
 from zoho_pipelines.events.webhook_auth import SecretsUnavailable, WebhookSecrets, encode_secrets, matches_any
 
+if TYPE_CHECKING:
+    from zoho_pipelines.clock import Clock
+
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "x-zoho-secret"  # noqa: S105 (a header name)
@@ -71,6 +76,16 @@ _ENVIRONMENT_VARIABLES = (
 
 class ConfigurationError(ValueError):
     """The ingress environment is unusable (answered with 503 and logged, never echoed)."""
+
+
+class WallClock:
+    """The machine's clock, `zoho_pipelines.clock.SYSTEM_CLOCK`'s twin for the Lambda asset."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+WALL_CLOCK = WallClock()
 
 
 @dataclass(frozen=True)
@@ -124,7 +139,7 @@ class IngressHandler:
         publisher: EventPublisher,
         *,
         secrets: WebhookSecrets | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = WALL_CLOCK,
     ) -> None:
         self._config = config
         self._publisher = publisher
@@ -194,7 +209,8 @@ class IngressHandler:
         return parse_webhook({**request.query, **fields}, received_at=self._now())
 
     def _now(self) -> datetime:
-        return datetime.fromtimestamp(self._clock(), tz=UTC)
+        """The receive time: the events' `received_at`, and what their times are judged against."""
+        return self._clock.now().astimezone(UTC)
 
     def _answer(
         self,
@@ -228,7 +244,7 @@ def make_handler(
     publisher: EventPublisher | None = None,
     events_client: Any = None,
     secrets: WebhookSecrets | None = None,
-    clock: Callable[[], float] = time.time,
+    clock: Clock = WALL_CLOCK,
     sleep: Callable[[float], None] = time.sleep,
 ) -> IngressHandler:
     """An ingress handler; by default configured from the environment and publishing to

@@ -2,13 +2,20 @@
 
 Each HTTP request becomes the API Gateway HTTP API (payload v2) event that AWS would build, goes
 through the very same `IngressHandler`, and its answer goes back as the HTTP response, so local
-runs exercise the deployed code path. Where events go:
+runs exercise the deployed code path. Its configuration is the product's `Settings` (environment
+and `.env`, like every other command), turned into the `IngressConfig` the Lambda builds from its
+own environment. Where events go:
 
     EVENTS_TARGET=eventbridge   PutEvents to EVENT_BUS_NAME (AWS, or AWS_ENDPOINT_URL if set)
     EVENTS_TARGET=local         the local router -> durable queues under <ZOHO_PIPELINES_HOME>/queue
     EVENTS_TARGET unset         eventbridge when AWS_ENDPOINT_URL is set (moto, LocalStack), else
                                 local: pointing the SDK at an endpoint is a clear sign the bus is
                                 meant, and a laptop with no AWS needs nothing configured.
+
+One thread serves each connection, so every socket read and write has a timeout
+(`request_timeout_s`): a client that opens a connection and sends half a request (or nothing, or
+keeps an idle keep-alive connection) loses it after that long instead of holding a thread and a
+socket for ever. API Gateway gives the deployed Lambda the same protection.
 """
 
 from __future__ import annotations
@@ -16,53 +23,76 @@ from __future__ import annotations
 import base64
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from zoho_pipelines.clock import SYSTEM_CLOCK, Clock
 from zoho_pipelines.events.ingress import ConfigurationError, IngressConfig, IngressHandler, make_handler
 from zoho_pipelines.events.local_router import LocalRouter
+from zoho_pipelines.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 # API Gateway's own request limit; larger requests are refused without reading them.
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
 _SHUTDOWN_POLL_S = 0.05  # how soon serve_forever notices a shutdown request
+# API Gateway waits 30 s for a whole request; a webhook body arrives in well under a second.
+DEFAULT_REQUEST_TIMEOUT_S = 10.0
 _TEXT_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded", "application/xml")
 
 LambdaHandler = Callable[[Mapping[str, Any], Any], Mapping[str, Any]]
 
 
-def events_target(environ: Mapping[str, str]) -> str:
+def events_target(explicit: str | None, aws_endpoint_url: str | None) -> str:
     """ "eventbridge" or "local" (see the module docstring for the rule)."""
-    explicit = environ.get("EVENTS_TARGET", "").strip().lower()
-    if explicit in {"eventbridge", "local"}:
-        return explicit
-    if explicit:
+    choice = (explicit or "").strip().lower()
+    if choice in {"eventbridge", "local"}:
+        return choice
+    if choice:
         raise ConfigurationError("EVENTS_TARGET must be eventbridge or local")
-    return "eventbridge" if environ.get("AWS_ENDPOINT_URL", "").strip() else "local"
+    return "eventbridge" if (aws_endpoint_url or "").strip() else "local"
 
 
-def build_handler(environ: Mapping[str, str], queue_dir: Path) -> IngressHandler:
-    """The ingress handler for `environ`, publishing where `events_target` says."""
-    config = IngressConfig.from_env(environ)
-    if events_target(environ) == "eventbridge":
+def ingress_config(settings: Settings) -> IngressConfig:
+    """What the Lambda's `IngressConfig.from_env` reads, taken from the product's settings."""
+    return IngressConfig(
+        webhook_secrets=tuple(secret.get_secret_value() for secret in settings.zoho_webhook_secrets),
+        webhook_secrets_secret_id=settings.zoho_webhook_secrets_secret_id,
+        webhook_secrets_ttl_s=settings.zoho_webhook_secrets_ttl_seconds,
+        channel_tokens=tuple(token.get_secret_value() for token in settings.zoho_channel_tokens),
+        event_bus_name=settings.event_bus_name,
+    )
+
+
+def build_handler(settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> IngressHandler:
+    """The ingress handler `settings` describe, publishing where `events_target` says."""
+    config = ingress_config(settings)
+    if events_target(settings.events_target, settings.aws_endpoint_url) == "eventbridge":
         import boto3
 
-        endpoint = environ.get("AWS_ENDPOINT_URL", "").strip() or None
-        return make_handler(config, events_client=boto3.client("events", endpoint_url=endpoint))
-    return make_handler(config, publisher=LocalRouter(queue_dir))
+        client = boto3.client("events", endpoint_url=settings.aws_endpoint_url)
+        return make_handler(config, events_client=client, clock=clock)
+    return make_handler(config, publisher=LocalRouter(settings.local_queue_dir), clock=clock)
 
 
-def serve_ingress(host: str, port: int, *, environ: Mapping[str, str], queue_dir: Path) -> None:
+def destination(settings: Settings) -> str:
+    """Where the handler `build_handler(settings)` sends events, for the start-up line."""
+    if events_target(settings.events_target, settings.aws_endpoint_url) == "eventbridge":
+        return f"EventBridge bus {settings.event_bus_name}"
+    return f"local queues in {settings.local_queue_dir}"
+
+
+def serve_ingress(
+    host: str, port: int, *, settings: Settings, request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
+) -> None:
     """Serve until interrupted (the `zoho-pipelines ingress` command)."""
-    server = IngressServer(build_handler(environ, queue_dir), host, port)
-    destination = "EventBridge" if events_target(environ) == "eventbridge" else f"local queues in {queue_dir}"
-    print(f"zoho-pipelines ingress listening on {server.url} -> {destination}", flush=True)
+    handler = build_handler(settings)
+    server = IngressServer(handler, host, port, request_timeout_s=request_timeout_s)
+    print(f"zoho-pipelines ingress listening on {server.url} -> {destination(settings)}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -72,9 +102,15 @@ def serve_ingress(host: str, port: int, *, environ: Mapping[str, str], queue_dir
 
 
 def api_gateway_event(
-    method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str
+    method: str,
+    target: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    source_ip: str,
+    *,
+    now: datetime,
 ) -> dict[str, Any]:
-    """The payload v2 event API Gateway would build for this request."""
+    """The payload v2 event API Gateway would build for this request, received at `now`."""
     url = urlsplit(target)
     joined: dict[str, str] = {}
     for name, value in headers:
@@ -83,7 +119,6 @@ def api_gateway_event(
     query: dict[str, str] = {}
     for name, value in parse_qsl(url.query, keep_blank_values=True):
         query[name] = f"{query[name]},{value}" if name in query else value
-    now = time.time()
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": "$default",
@@ -99,8 +134,8 @@ def api_gateway_event(
                 "sourceIp": source_ip,
                 "userAgent": joined.get("user-agent", ""),
             },
-            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
-            "timeEpoch": int(now * 1000),
+            "time": now.astimezone(UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
         },
         "isBase64Encoded": False,
     }
@@ -126,6 +161,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
     # Headers and body leave in two writes; with Nagle on, delayed ACKs add ~40 ms per answer.
     disable_nagle_algorithm = True
     server: _IngressHTTPServer
+
+    def setup(self) -> None:
+        # StreamRequestHandler.setup applies `timeout` to the socket; BaseHTTPRequestHandler then
+        # drops a connection whose read or write times out (handle_one_request's TimeoutError).
+        self.timeout = self.server.request_timeout_s
+        super().setup()
 
     def do_POST(self) -> None:
         self._dispatch()
@@ -155,7 +196,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length) if length else b""
         event = api_gateway_event(
-            self.command, self.path, list(self.headers.items()), body, self.client_address[0]
+            self.command,
+            self.path,
+            list(self.headers.items()),
+            body,
+            self.client_address[0],
+            now=self.server.clock.now(),
         )
         answer = self.server.lambda_handler(event, None)
         payload = answer.get("body") or ""
@@ -183,17 +229,44 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 class _IngressHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 makes a burst's extra connections wait for a SYN retry.
+    request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], lambda_handler: LambdaHandler) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        lambda_handler: LambdaHandler,
+        *,
+        request_timeout_s: float,
+        clock: Clock,
+    ) -> None:
         self.lambda_handler = lambda_handler
+        self.request_timeout_s = request_timeout_s
+        self.clock = clock
         super().__init__(address, _RequestHandler)
 
 
 class IngressServer:
-    """A local HTTP front for a Lambda-style handler; `port=0` picks a free port."""
+    """A local HTTP front for a Lambda-style handler; `port=0` picks a free port.
 
-    def __init__(self, lambda_handler: LambdaHandler, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server = _IngressHTTPServer((host, port), lambda_handler)
+    `request_timeout_s` bounds every socket read and write of a connection (see the module doc);
+    `clock` stamps the API Gateway events' request time.
+    """
+
+    def __init__(
+        self,
+        lambda_handler: LambdaHandler,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        if request_timeout_s <= 0:
+            raise ValueError("request_timeout_s must be positive")
+        self._server = _IngressHTTPServer(
+            (host, port), lambda_handler, request_timeout_s=request_timeout_s, clock=clock
+        )
         self._thread: threading.Thread | None = None
 
     @property

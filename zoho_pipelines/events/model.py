@@ -29,6 +29,18 @@ event fits one EventBridge entry and one queue message, and consumers get bounde
 
 The event id is a sha256 over the identifying fields (never over the receive time or the channel
 token), so Zoho's redeliveries of the same change produce the same id and de-duplicate downstream.
+What tells two changes of one record apart is the time Zoho gives the change: a channel's
+`server_time`, a webhook's `occurred_at`, or the `Modified_Time` of its record snapshot. A bare
+webhook (none of those) cannot tell them apart: its id is the same for every later change of the
+record, so it carries `time_source=received` and consumers must not drop a repeat of it as a
+duplicate once its earlier copy has been acted on (see `events.processing.intake`).
+
+A time more than `MAX_FUTURE_SKEW` ahead of the receive time is clamped to the receive time
+(`time_source=clamped`), not refused. Such a time is a misconfigured webhook (a local time sent
+as UTC) or a forged one, but the notification itself is still true: the record did change, and
+refusing it would lose that change for good (Zoho gives up on a 4xx). Clamped, it still names the
+change (the id keeps the raw time) while no consumer can be told that something happens in the
+future: a tombstone dated next year would otherwise outrank every later update of the record.
 Standard library only: this module ships in the ingress Lambda.
 """
 
@@ -40,7 +52,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -56,6 +68,8 @@ _CHANNEL_ID = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 _EVENT_ID = re.compile(r"[0-9a-f]{64}")
 _MAX_FIELD_NAME = 200
 _MAX_EPOCH_MS = 32_503_680_000_000  # year 3000: anything later is a unit mistake, not a time
+MAX_FUTURE_SKEW = timedelta(minutes=5)
+"""How far ahead of the receive time a change time is believed (clock skew between Zoho and us)."""
 
 
 class MalformedEventError(ValueError):
@@ -79,8 +93,20 @@ class Channel(StrEnum):
     WORKFLOW_WEBHOOK = "workflow_webhook"
 
 
+class TimeSource(StrEnum):
+    """Where `occurred_at` comes from, which says whether the event id names one change."""
+
+    ZOHO = "zoho"
+    """Zoho's time of the change: the id names this change alone."""
+    RECEIVED = "received"
+    """No time in the payload: the receive time; the id is the same for every change of the record."""
+    CLAMPED = "clamped"
+    """Zoho's time lay too far in the future: the receive time; the id still names the change."""
+
+
 _OPERATIONS = frozenset(operation.value for operation in Operation)
 _CHANNELS = frozenset(channel.value for channel in Channel)
+_TIME_SOURCES = frozenset(source.value for source in TimeSource)
 _OPERATION_ALIASES = {
     "insert": Operation.INSERT,
     "create": Operation.INSERT,
@@ -114,6 +140,12 @@ class ZohoEvent:
     stage: str | None = None
     record: Mapping[str, Any] | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
+    time_source: TimeSource = TimeSource.ZOHO
+
+    @property
+    def identifies_change(self) -> bool:
+        """Whether the event id names one change (False for a bare webhook: see the module doc)."""
+        return self.time_source is not TimeSource.RECEIVED
 
     @property
     def source(self) -> str:
@@ -134,6 +166,7 @@ class ZohoEvent:
             "occurred_at": format_timestamp(self.occurred_at),
             "received_at": format_timestamp(self.received_at),
             "channel": self.channel.value,
+            "time_source": self.time_source.value,
             "params": dict(self.params),
         }
         if self.channel_id is not None:
@@ -159,20 +192,24 @@ class ZohoEvent:
             raise MalformedEventError("event_id must be 64 lower-case hex digits")
         channel_id = data.get("channel_id")
         stage = data.get("stage")
+        occurred_at = _timestamp(_required(data, "occurred_at"), "occurred_at")
+        received_at = _timestamp(_required(data, "received_at"), "received_at")
+        channel = _channel(_required(data, "channel"))
         return cls(
             event_id=event_id,
             app=_app(_required(data, "app")),
             module=_module(_required(data, "module")),
             operation=_operation(_required(data, "operation"), aliases=False),
             record_ids=_record_ids(_required(data, "record_ids")),
-            occurred_at=_timestamp(_required(data, "occurred_at"), "occurred_at"),
-            received_at=_timestamp(_required(data, "received_at"), "received_at"),
-            channel=_channel(_required(data, "channel")),
+            occurred_at=occurred_at,
+            received_at=received_at,
+            channel=channel,
             affected_fields=_field_names(data.get("affected_fields", []), "affected_fields"),
             channel_id=None if channel_id is None else _channel_id(channel_id),
             stage=None if stage is None else _text(stage, "stage"),
             record=_optional_object(data.get("record"), "record"),
             params=_object(data.get("params", {}), "params"),
+            time_source=_time_source(data.get("time_source"), channel, occurred_at, received_at),
         )
 
     @classmethod
@@ -197,7 +234,7 @@ def is_notification_payload(payload: Mapping[str, Any]) -> bool:
 def parse_notification(payload: Mapping[str, Any], *, received_at: datetime) -> list[ZohoEvent]:
     """Normalise a Notification API delivery (the `token` is checked by the caller, not kept)."""
     channel_id = _channel_id(_required(payload, "channel_id"))
-    occurred_at = _epoch_ms(_required(payload, "server_time"), "server_time")
+    server_time = _epoch_ms(_required(payload, "server_time"), "server_time")
     module = _module(_required(payload, "module"))
     operation = _operation(_required(payload, "operation"), aliases=False)
     record_ids = _record_ids(_required(payload, "ids"))
@@ -225,8 +262,7 @@ def parse_notification(payload: Mapping[str, Any], *, received_at: datetime) -> 
                 operation=operation,
                 record_ids=chunk,
                 affected_fields=tuple(sorted(affected)),
-                occurred_at=occurred_at,
-                time_from_payload=True,
+                zoho_time=server_time,
                 received_at=received_at,
                 channel=Channel.NOTIFICATION_API,
                 channel_id=channel_id,
@@ -252,7 +288,7 @@ def parse_webhook(fields: Mapping[str, Any], *, received_at: datetime) -> list[Z
     if (record is not None or stage is not None) and len(record_ids) != 1:
         raise MalformedEventError("record and stage describe one record: send exactly one id")
     raw_time = fields.get("occurred_at")
-    occurred_at = received_at if raw_time is None else _timestamp(raw_time, "occurred_at")
+    zoho_time = _record_modified_time(record) if raw_time is None else _timestamp(raw_time, "occurred_at")
     affected = _field_names(_split_list(fields.get("affected_fields", [])), "affected_fields")
     params = {key: value for key, value in fields.items() if key not in _WEBHOOK_KEYS}
     for key in params:
@@ -266,8 +302,7 @@ def parse_webhook(fields: Mapping[str, Any], *, received_at: datetime) -> list[Z
             operation=operation,
             record_ids=chunk,
             affected_fields=tuple(sorted(set(affected))),
-            occurred_at=occurred_at,
-            time_from_payload=raw_time is not None,
+            zoho_time=zoho_time,
             received_at=received_at,
             channel=Channel.WORKFLOW_WEBHOOK,
             channel_id=None,
@@ -313,8 +348,7 @@ def _build(
     operation: Operation,
     record_ids: tuple[str, ...],
     affected_fields: tuple[str, ...],
-    occurred_at: datetime,
-    time_from_payload: bool,
+    zoho_time: datetime | None,
     received_at: datetime,
     channel: Channel,
     channel_id: str | None,
@@ -322,6 +356,7 @@ def _build(
     record: Mapping[str, Any] | None,
     params: Mapping[str, Any],
 ) -> ZohoEvent:
+    occurred_at, time_source = placed_in_time(zoho_time, received_at)
     identity = {
         "v": SCHEMA_VERSION,
         "channel": channel.value,
@@ -331,8 +366,9 @@ def _build(
         "operation": operation.value,
         "record_ids": sorted(record_ids),
         # A webhook without a time gets the receive time, which differs on each redelivery,
-        # so only a time the payload itself carries may take part in the identity.
-        "occurred_at": format_timestamp(occurred_at) if time_from_payload else None,
+        # so only a time the payload itself carries may take part in the identity (unclamped:
+        # a redelivery must not get another id because it arrived later).
+        "occurred_at": None if zoho_time is None else format_timestamp(zoho_time),
         "affected_fields": sorted(affected_fields),
         "stage": stage,
         "record": record,
@@ -353,7 +389,18 @@ def _build(
         stage=stage,
         record=record,
         params=params,
+        time_source=time_source,
     )
+
+
+def placed_in_time(zoho_time: datetime | None, received_at: datetime) -> tuple[datetime, TimeSource]:
+    """The event's `occurred_at` and where it comes from: Zoho's time when the payload has one
+    that is not beyond `MAX_FUTURE_SKEW` ahead of the receive time, else the receive time."""
+    if zoho_time is None:
+        return received_at, TimeSource.RECEIVED
+    if zoho_time > received_at + MAX_FUTURE_SKEW:
+        return received_at, TimeSource.CLAMPED
+    return zoho_time, TimeSource.ZOHO
 
 
 def _chunks(items: tuple[str, ...], size: int) -> Iterator[tuple[str, ...]]:
@@ -400,6 +447,17 @@ def _channel(value: Any) -> Channel:
     if isinstance(value, str) and value in _CHANNELS:
         return Channel(value)
     raise MalformedEventError("channel must be notification_api or workflow_webhook")
+
+
+def _time_source(value: Any, channel: Channel, occurred_at: datetime, received_at: datetime) -> TimeSource:
+    """The stored time source; messages queued before it existed are judged the way they were
+    made: a webhook whose time equals its receive time carried none."""
+    if value is None:
+        bare = channel is Channel.WORKFLOW_WEBHOOK and occurred_at == received_at
+        return TimeSource.RECEIVED if bare else TimeSource.ZOHO
+    if isinstance(value, str) and value in _TIME_SOURCES:
+        return TimeSource(value)
+    raise MalformedEventError("time_source must be zoho, received or clamped")
 
 
 def _channel_id(value: Any) -> str:
@@ -497,6 +555,18 @@ def _object(value: Any, name: str) -> dict[str, Any]:
 
 def _optional_object(value: Any, name: str) -> dict[str, Any] | None:
     return None if value is None else _object(value, name)
+
+
+def _record_modified_time(record: Mapping[str, Any] | None) -> datetime | None:
+    """The snapshot's Modified_Time, when it is a time with an offset (a webhook's merge field in
+    Zoho's ISO format); anything else leaves the event without a Zoho time rather than refused."""
+    value = record.get("Modified_Time") if record is not None else None
+    if not isinstance(value, str):
+        return None
+    try:
+        return _timestamp(value, "Modified_Time")
+    except MalformedEventError:
+        return None
 
 
 def _webhook_record(value: Any) -> dict[str, Any] | None:

@@ -6,10 +6,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from zoho_pipelines.events.model import (
+    MAX_FUTURE_SKEW,
     MAX_IDS_PER_EVENT,
     Channel,
     MalformedEventError,
     Operation,
+    TimeSource,
     ZohoEvent,
     event_from_message,
     is_notification_payload,
@@ -19,7 +21,7 @@ from zoho_pipelines.events.model import (
 from zoho_pipelines.events.routing import envelope
 from zoho_pipelines_tests.events.conftest import notification_payload
 
-RECEIVED = datetime(2025, 6, 15, 12, 0, 0, tzinfo=UTC)
+RECEIVED = datetime(2025, 6, 15, 16, 0, 0, tzinfo=UTC)  # after every Zoho time below
 
 
 def test_notification_payload_is_normalised_without_its_token() -> None:
@@ -72,6 +74,72 @@ def test_webhook_without_a_time_keeps_its_id_across_redeliveries() -> None:
     assert first.occurred_at == RECEIVED
     moved_on = parse_webhook({**fields, "stage": "Negotiation"}, received_at=RECEIVED)[0]
     assert moved_on.event_id != first.event_id
+
+
+def test_a_bare_webhook_says_its_id_cannot_tell_changes_apart() -> None:
+    fields = {"module": "Deals", "operation": "update", "id": "42"}
+    (bare,) = parse_webhook(fields, received_at=RECEIVED)
+    (timed,) = parse_webhook({**fields, "occurred_at": "2025-06-15T11:00:00Z"}, received_at=RECEIVED)
+    assert (bare.time_source, bare.identifies_change) == (TimeSource.RECEIVED, False)
+    assert (timed.time_source, timed.identifies_change) == (TimeSource.ZOHO, True)
+
+
+def test_a_snapshot_modified_time_names_the_change() -> None:
+    def change(at: str) -> ZohoEvent:
+        record = {"id": "42", "Modified_Time": at}
+        (event,) = parse_webhook(
+            {"module": "Deals", "operation": "update", "id": "42", "record": record}, received_at=RECEIVED
+        )
+        return event
+
+    first, second = change("2025-06-15T10:00:00+05:30"), change("2025-06-15T10:05:00+05:30")
+    assert first.occurred_at == datetime(2025, 6, 15, 4, 30, tzinfo=UTC)
+    assert first.time_source is TimeSource.ZOHO
+    assert first.event_id != second.event_id
+    assert change("15/06/2025 10:00 AM").time_source is TimeSource.RECEIVED  # a user-format time
+
+
+@pytest.mark.parametrize(
+    ("parse", "field"),
+    [
+        (
+            lambda moment, received: parse_webhook(
+                {"module": "Deals", "operation": "delete", "id": "7", "occurred_at": moment.isoformat()},
+                received_at=received,
+            ),
+            "occurred_at",
+        ),
+        (
+            lambda moment, received: parse_notification(
+                notification_payload("t", operation="delete", server_time=int(moment.timestamp() * 1000)),
+                received_at=received,
+            ),
+            "server_time",
+        ),
+    ],
+)
+def test_a_change_time_far_ahead_of_the_receive_time_is_clamped_to_it(parse, field: str) -> None:
+    next_year = RECEIVED + timedelta(days=365)
+    (clamped,) = parse(next_year, RECEIVED)
+    (redelivered,) = parse(next_year, RECEIVED + timedelta(minutes=3))
+    (skewed,) = parse(RECEIVED + MAX_FUTURE_SKEW, RECEIVED)
+
+    assert (clamped.occurred_at, clamped.time_source) == (RECEIVED, TimeSource.CLAMPED), field
+    assert clamped.identifies_change  # the raw time still names the change...
+    assert redelivered.event_id == clamped.event_id  # ...so a later redelivery keeps its id
+    assert (skewed.occurred_at, skewed.time_source) == (RECEIVED + MAX_FUTURE_SKEW, TimeSource.ZOHO)
+
+
+def test_the_time_source_survives_the_queue_and_older_messages_are_judged_by_their_times() -> None:
+    (bare,) = parse_webhook({"module": "Leads", "operation": "update", "id": "1"}, received_at=RECEIVED)
+    (timed,) = parse_notification(notification_payload("t"), received_at=RECEIVED)
+    assert ZohoEvent.from_json(bare.to_json()).time_source is TimeSource.RECEIVED
+    older = {key: value for key, value in bare.to_dict().items() if key != "time_source"}
+    assert ZohoEvent.from_dict(older).time_source is TimeSource.RECEIVED
+    older = {key: value for key, value in timed.to_dict().items() if key != "time_source"}
+    assert ZohoEvent.from_dict(older).time_source is TimeSource.ZOHO
+    with pytest.raises(MalformedEventError, match="time_source"):
+        ZohoEvent.from_dict({**timed.to_dict(), "time_source": "tomorrow"})
 
 
 def test_form_style_webhook_fields_and_custom_params() -> None:

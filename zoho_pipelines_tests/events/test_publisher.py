@@ -11,6 +11,7 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
+from zoho_pipelines.clock import ManualClock
 from zoho_pipelines.events.ingress import IngressConfig, make_handler
 from zoho_pipelines.events.model import ZohoEvent, parse_webhook
 from zoho_pipelines.events.publisher import (
@@ -94,7 +95,7 @@ def test_persistent_failure_is_bounded_and_becomes_503(events_client) -> None:
             IngressConfig(webhook_secrets=(SECRET,), event_bus_name=BUS),
             events_client=events_client,
             sleep=delays.append,
-            clock=lambda: datetime(2025, 6, 15, tzinfo=UTC).timestamp(),
+            clock=ManualClock(datetime(2025, 6, 15, tzinfo=UTC)),
         )
         answer = handler(api_event(body, {"x-zoho-secret": SECRET, "content-type": "application/json"}))
         stubber.assert_no_pending_responses()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from zoho_pipelines.events.ingress import IngressConfig, make_handler
@@ -23,8 +23,9 @@ def test_a_deal_closed_in_zoho_reaches_the_onboarding_queue(
     sandbox_factory: Callable[..., RunningSandbox], tmp_path: Path
 ) -> None:
     router = LocalRouter(tmp_path / "queue")
-    handler = make_handler(IngressConfig(channel_tokens=(TOKEN,)), publisher=router)
     running = sandbox_factory(records_per_module=200)
+    # The ingress receives on the sandbox's time, so Zoho's server_time is never "in the future".
+    handler = make_handler(IngressConfig(channel_tokens=(TOKEN,)), publisher=router, clock=running.clock)
     with IngressServer(handler) as ingress, api_client(running) as client:
         watch = client.post(
             "/crm/v8/actions/watch",
@@ -35,7 +36,7 @@ def test_a_deal_closed_in_zoho_reaches_the_onboarding_queue(
                         "events": ["Deals.edit", "Leads.create"],
                         "notify_url": f"{ingress.url}/zoho/events",
                         "token": TOKEN,
-                        "channel_expiry": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+                        "channel_expiry": (running.clock.now() + timedelta(hours=1)).isoformat(),
                         "return_affected_field_values": True,
                     }
                 ]
