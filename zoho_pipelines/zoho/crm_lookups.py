@@ -116,21 +116,33 @@ class LookupNamer:
         rows are read, never edited, downstream); this runs for every row a sync reads.
         """
         related = list(plan.related.items())
-        for row in rows:
-            for lookup, dotted in related:
-                name = row.pop(dotted, None)
-                value = row.get(lookup)
-                if value:
-                    row[lookup] = {"name": name, "id": value["id"]}
-        if plan.users:
-            self._learn_users(module, plan.users, rows)
-            users = self._users
+        if related:
             for row in rows:
-                for lookup in plan.users:
+                for lookup, dotted in related:
+                    name = row.pop(dotted, None)
                     value = row.get(lookup)
                     if value:
-                        row[lookup] = users.get(value["id"], value)
+                        row[lookup] = {"name": name, "id": value["id"]}
+        # Users are nearly always known already: name from the cache in one pass, and only when a
+        # row points at a user not seen yet learn them (one call) and pass again (idempotent).
+        if plan.users and not self._name_users(plan.users, rows):
+            self._learn_users(module, plan.users, rows)
+            self._name_users(plan.users, rows)
         return rows
+
+    def _name_users(self, lookups: tuple[str, ...], rows: list[Record]) -> bool:
+        """Name the user lookups of `rows` from the cache; False when some user is not in it."""
+        users, complete = self._users, True
+        for row in rows:
+            for lookup in lookups:
+                value = row.get(lookup)
+                if value:
+                    known = users.get(value["id"])
+                    if known is None:
+                        complete = False
+                    else:
+                        row[lookup] = known
+        return complete
 
     def _learn_users(self, module: str, lookups: tuple[str, ...], rows: list[Record]) -> None:
         """Read, by id, one record per user not seen yet; its lookups name that user."""
