@@ -79,3 +79,28 @@ def test_a_busy_window_fans_out_and_still_delivers_each_record_once(sandbox_fact
     sequential_pages = -(-len(expected) // 200)
     # Fanned out into COQL sub-windows (2,000 rows a call): far fewer calls than paging 200 at a time.
     assert calls < sequential_pages / 2
+
+
+def test_a_day_opening_with_a_mass_update_at_midnight_fans_out_and_reads_each_record_once(
+    sandbox_factory,
+) -> None:
+    """Issue 10: the realistic day's first page (200 records) all share 00:00:00 UTC, which gave
+    the old probe no time spread to measure, so it read the whole day one page at a time."""
+    midnight = datetime(2026, 11, 27, tzinfo=UTC)
+    sandbox = sandbox_factory(
+        records_per_module=20_000, history_days=1, anchor=midnight, time_shape="realistic"
+    )
+    start, end = midnight - timedelta(days=1), midnight
+    expected = truth(sandbox, start, end)
+    at_midnight = [key for key in expected if modified_time(sandbox, int(key)) == start]
+    assert len(at_midnight) > 200, "the day must open with more than a page on one second"
+    with client_for(sandbox) as client:
+        limiter = client.crm.transport.limiter
+        limiter.peak_in_flight = 0
+        ids, calls = read(client, start, end)
+        credits = client.stats.credits
+    assert len(ids) == len(set(ids))
+    assert sorted(ids) == expected
+    assert limiter.peak_in_flight > 1
+    assert calls < len(expected) / 200 / 3
+    assert 200 * credits / len(ids) < 0.5
