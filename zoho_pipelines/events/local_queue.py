@@ -14,11 +14,12 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from zoho_pipelines.clock import SYSTEM_CLOCK, Clock
 from zoho_pipelines.events.queues import DEFAULT_MAX_RECEIVE_COUNT, MAX_REASON_CHARS, QueueMessage
 from zoho_pipelines.redaction import redact
 
@@ -60,14 +61,18 @@ class DeadLetter:
 
 
 class LocalQueue:
-    """One queue and its dead-letter store in one SQLite file (created on first use)."""
+    """One queue and its dead-letter store in one SQLite file (created on first use).
+
+    Visibility is kept as wall-clock instants (`clock`), not monotonic ones, because the writer
+    (the ingress) and the reader (the sensor) are different processes sharing the file.
+    """
 
     def __init__(
         self,
         path: Path,
         *,
         max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
         synchronous: str = "FULL",
     ) -> None:
         if max_receive_count < 1:
@@ -124,6 +129,22 @@ class LocalQueue:
         with self._lock, self._transaction() as db:
             db.execute("DELETE FROM messages WHERE receipt = ?", (receipt,))
 
+    def change_visibility(self, receipts: Sequence[str], timeout: float) -> int:
+        if timeout < 0:
+            raise ValueError("timeout must not be negative")
+        with self._lock, self._transaction() as db:
+            visible_at = self._now() + timeout
+            changed = sum(
+                db.execute(
+                    "UPDATE messages SET visible_at = ? WHERE receipt = ?", (visible_at, receipt)
+                ).rowcount
+                for receipt in receipts
+            )
+        if timeout == 0 and changed:
+            with self._lock:
+                self._sent.notify_all()  # a long-polling receiver in this process may take them now
+        return changed
+
     def dead_letter(self, message: QueueMessage, reason: str) -> None:
         with self._lock, self._transaction() as db:
             self._bury(
@@ -159,8 +180,11 @@ class LocalQueue:
             for row in rows
         ]
 
+    def _now(self) -> float:
+        return self._clock.now().timestamp()
+
     def _insert(self, messages: list[tuple[str, dict[str, str]]]) -> list[str]:
-        now = self._clock()
+        now = self._now()
         ids = [str(uuid.uuid4()) for _ in messages]
         with self._lock:
             with self._transaction() as db:
@@ -179,7 +203,7 @@ class LocalQueue:
         received: list[QueueMessage] = []
         with self._transaction() as db:
             while len(received) < max_messages:
-                now = self._clock()
+                now = self._now()
                 rows = db.execute(
                     "SELECT seq, message_id, body, attributes, receive_count FROM messages"
                     " WHERE visible_at <= ? ORDER BY seq LIMIT ?",
@@ -229,7 +253,7 @@ class LocalQueue:
                 json.dumps(attributes),
                 receive_count,
                 redact(reason)[:MAX_REASON_CHARS],
-                self._clock(),
+                self._now(),
             ),
         )
 

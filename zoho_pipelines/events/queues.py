@@ -1,10 +1,12 @@
 """The event queue contract, shared by the local durable queue and SQS.
 
 Delivery is at least once: a received message stays in the queue, invisible for the visibility
-timeout, until its receipt is deleted; if it is not, it comes back. After `max_receive_count`
-receives it goes to the dead-letter store instead (so a poison message cannot block the queue),
-and a consumer can dead-letter a message itself with a reason. Consumers de-duplicate on the
-event id in the message, because "at least once" sometimes means twice.
+timeout, until its receipt is deleted; if it is not, it comes back. A consumer can hide it longer
+while its work goes on, or show it again at once when the work failed (`change_visibility`).
+After `max_receive_count` receives it goes to the dead-letter store instead (so a poison message
+cannot block the queue, and work that keeps failing ends where an operator looks), and a consumer
+can dead-letter a message itself with a reason. Consumers de-duplicate on the event id in the
+message, because "at least once" sometimes means twice.
 """
 
 from __future__ import annotations
@@ -46,6 +48,11 @@ class EventQueue(Protocol):
 
     def delete(self, receipt: str) -> None:
         """Acknowledge a processed message."""
+        ...
+
+    def change_visibility(self, receipts: Sequence[str], timeout: float) -> int:
+        """Hide received messages for `timeout` more seconds from now (0: visible again at once);
+        returns how many receipts were still current (a stale one changes nothing)."""
         ...
 
     def dead_letter(self, message: QueueMessage, reason: str) -> None:

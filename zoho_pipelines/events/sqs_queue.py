@@ -19,6 +19,7 @@ from zoho_pipelines.redaction import redact
 _MAX_BATCH = 10  # SQS's limit per ReceiveMessage, SendMessageBatch and DeleteMessageBatch
 _MAX_BATCH_BYTES = 256 * 1024
 _MAX_WAIT_S = 20  # SQS's long-polling ceiling
+_MAX_VISIBILITY_S = 43_200  # SQS's visibility ceiling (12 hours)
 
 
 class QueueError(Exception):
@@ -84,6 +85,26 @@ class SqsQueue:
 
     def delete(self, receipt: str) -> None:
         self._client.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt)
+
+    def change_visibility(self, receipts: Sequence[str], timeout: float) -> int:
+        """ChangeMessageVisibilityBatch, 10 a call. A receipt SQS refuses (the message was
+        received again since, or it passed its 12-hour limit) is left alone: the message is, or
+        will be, visible to the next receive anyway."""
+        if timeout < 0:
+            raise ValueError("timeout must not be negative")
+        seconds = min(_MAX_VISIBILITY_S, math.ceil(timeout))
+        changed = 0
+        for start in range(0, len(receipts), _MAX_BATCH):
+            chunk = receipts[start : start + _MAX_BATCH]
+            response = self._client.change_message_visibility_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(index), "ReceiptHandle": receipt, "VisibilityTimeout": seconds}
+                    for index, receipt in enumerate(chunk)
+                ],
+            )
+            changed += len(response.get("Successful", []))
+        return changed
 
     def dead_letter(self, message: QueueMessage, reason: str) -> None:
         attributes = dict(message.attributes)

@@ -55,7 +55,11 @@ def test_zoho_changes_become_warehouse_rows_and_lead_scores_exactly_once(
     for name, value in running.env().items():
         monkeypatch.setenv(name, value)
     accepted_bodies: list[str] = []  # what Zoho delivered, to deliver it all again later
-    ingress_handler = make_handler(IngressConfig(channel_tokens=(TOKEN,)), publisher=event_home.router)
+    # Ingress and jobs run on the sandbox's clock: Zoho's times are never "in the future" to the
+    # ingress, and the channel's expiry is asked for in the sandbox's own time.
+    ingress_handler = make_handler(
+        IngressConfig(channel_tokens=(TOKEN,)), publisher=event_home.router, clock=running.clock
+    )
 
     def recording_handler(event: dict, context: object) -> dict:
         answer = ingress_handler(event, context)
@@ -69,7 +73,7 @@ def test_zoho_changes_become_warehouse_rows_and_lead_scores_exactly_once(
         monkeypatch.setenv("ZOHO_WATCH_CHANNEL_ID", CHANNEL_ID)
         monkeypatch.setenv("ZOHO_WATCH_NOTIFY_URL", f"{ingress.url}/zoho/events")
         monkeypatch.setenv("ZOHO_CHANNEL_TOKENS", f"{TOKEN},an-older-token-being-retired")
-        defs = event_home.definitions(visibility_timeout_s=2.0)
+        defs = event_home.definitions(visibility_timeout_s=2.0, clock=running.clock)
         refresh = SensorDaemon(instance, defs, "refresh_events_sensor")
         qualify = SensorDaemon(instance, defs, "lead_qualification_sensor")
 

@@ -4,7 +4,6 @@ qualification run that names its failed leads, and the channel schedule's skip."
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import dagster as dg
 import pytest
@@ -45,7 +44,7 @@ def test_a_qualification_run_with_refused_leads_fails_and_names_them(
     monkeypatch.setenv("ZOHO_LEAD_SCORE_REASON_FIELD", "Skype_ID")  # a text field of 50 characters
     created = running.state.crm.mutate("Leads", creates=8)["created"]
     payload = {"server_time": 1, "module": "Leads", "ids": created, "operation": "insert", "channel_id": "1"}
-    (batch,) = group_events(parse_notification(payload, received_at=datetime.now(UTC)), target="t")
+    (batch,) = group_events(parse_notification(payload, received_at=running.clock.now()), target="t")
     too_long = {
         lead_id
         for lead_id in created

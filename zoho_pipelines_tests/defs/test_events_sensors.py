@@ -1,10 +1,11 @@
 """The queue sensors against real local queues and a real Dagster instance: batching, acknowledging
-only after the runs are recorded, crashes between receive and delete, redeliveries, poison."""
+only after the runs succeeded, retries of failed runs under new run keys, dead letters after the
+max receive count, crashes between receive and delete, redeliveries, bare webhooks, poison."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import timedelta
 
 import dagster as dg
 import pytest
@@ -12,8 +13,10 @@ import pytest
 from zoho_pipelines.defs.events.jobs import batch_from_run_config
 from zoho_pipelines.events.local_queue import LocalQueue
 from zoho_pipelines.events.model import parse_webhook
+from zoho_pipelines.events.queues import DEFAULT_MAX_RECEIVE_COUNT
 from zoho_pipelines.events.routing import Target
 from zoho_pipelines_tests.events.processing.dagster_support import (
+    RECEIVED_AT,
     EventHome,
     SensorDaemon,
     many_events,
@@ -21,6 +24,7 @@ from zoho_pipelines_tests.events.processing.dagster_support import (
 )
 
 REFRESH = "refresh_events_sensor"
+SUCCESS, FAILURE = dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE
 
 
 def refresh_queue(home: EventHome) -> LocalQueue:
@@ -56,15 +60,18 @@ def test_a_thousand_events_become_one_run_per_module_and_operation(
     assert all(r.tags["zoho/app"] == "crm" and r.tags["zoho/events"] == "170" for r in requests)
     assert len({r.run_key for r in requests}) == 6
     assert sorted(covered_event_ids(daemon)) == sorted(event.event_id for event in events)
-    assert refresh_queue(event_home).depth() == len(events)  # nothing deleted before the runs exist
+    assert refresh_queue(event_home).depth() == len(events)  # nothing deleted before the runs succeed
 
-    second = daemon.tick()  # the runs are recorded now: this tick acknowledges
+    assert not daemon.tick().run_requests  # the runs are recorded, but have not run
+    assert refresh_queue(event_home).depth() == len(events)
 
-    assert not second.run_requests
+    daemon.finish_all(SUCCESS)
+    daemon.tick()
+
     assert refresh_queue(event_home).depth() == 0
 
 
-def test_messages_are_deleted_only_once_their_runs_are_recorded(
+def test_messages_are_deleted_only_once_their_run_succeeded(
     event_home: EventHome, instance: dg.DagsterInstance
 ) -> None:
     event_home.router.publish(notification_events("Leads", "update", ["1", "2", "3"]))
@@ -79,11 +86,60 @@ def test_messages_are_deleted_only_once_their_runs_are_recorded(
     assert refresh_queue(event_home).depth() == 1
     assert json.loads(waiting.cursor)["pending"][0]["run_key"] == first.run_requests[0].run_key
 
-    daemon.record(first)  # the run exists from here on
+    (run_id,) = daemon.record(first)  # the run exists from here on, queued
+    daemon.tick()
+    daemon.finish(run_id, dg.DagsterRunStatus.STARTED)
+    daemon.tick()
+    assert refresh_queue(event_home).depth() == 1  # recorded and running is not applied
+
+    daemon.finish(run_id, SUCCESS)
     daemon.tick()
 
     assert refresh_queue(event_home).depth() == 0
     assert len(daemon.runs()) == 1
+
+
+def test_a_failed_run_shows_its_events_again_and_the_retry_runs_under_a_new_key(
+    event_home: EventHome, instance: dg.DagsterInstance
+) -> None:
+    events = notification_events("Deals", "update", ["41", "42"])
+    event_home.router.publish(events)
+    daemon = SensorDaemon(instance, event_home.definitions(retry_delay_s=0), REFRESH, execute=False)
+
+    (first,) = daemon.tick().run_requests
+    daemon.finish_all(FAILURE)
+    # The failed run's events are shown again at once, not deleted, and taken by the same tick.
+    (retry,) = daemon.tick().run_requests
+    assert refresh_queue(event_home).depth() == 1
+
+    assert retry.run_key != first.run_key
+    assert (first.run_key.rsplit(":", 1)[1], retry.run_key.rsplit(":", 1)[1]) == ("1", "2")
+    assert batch_from_run_config(retry.run_config).event_ids == (events[0].event_id,)
+    assert daemon.skipped_run_keys == []  # Dagster never reruns a used key: the retry needed its own
+    daemon.finish_all(SUCCESS)
+    daemon.tick()
+    assert refresh_queue(event_home).depth() == 0
+    assert [run.status for run in reversed(daemon.runs())] == [FAILURE, SUCCESS]
+
+
+def test_events_whose_runs_keep_failing_reach_the_dead_letters_after_the_max_receive_count(
+    event_home: EventHome, instance: dg.DagsterInstance
+) -> None:
+    event_home.router.publish(notification_events("Deals", "update", ["51"]))
+    defs = event_home.definitions(retry_delay_s=0)
+    daemon = SensorDaemon(instance, defs, REFRESH, execute=False, finish_as=FAILURE)
+    alerts = SensorDaemon(instance, defs, "event_dead_letters_sensor")
+
+    daemon.tick_until(lambda: refresh_queue(event_home).dlq_depth() == 1)
+    alerts.tick()
+
+    assert refresh_queue(event_home).depth() == 0
+    attempts = sorted(run.tags["dagster/run_key"].rsplit(":", 1)[1] for run in daemon.runs())
+    assert attempts == [str(n) for n in range(1, DEFAULT_MAX_RECEIVE_COUNT + 1)]
+    (letter,) = refresh_queue(event_home).dead_letters()
+    assert f"received {DEFAULT_MAX_RECEIVE_COUNT} times" in letter.reason
+    (alert,) = alerts.results
+    assert not alert.success  # the operator hears of it
 
 
 def test_a_crash_after_receiving_loses_nothing_and_redelivery_reuses_the_run_keys(
@@ -91,14 +147,21 @@ def test_a_crash_after_receiving_loses_nothing_and_redelivery_reuses_the_run_key
 ) -> None:
     events = many_events(("Leads", "Accounts"), ("update",), per_group=20)
     event_home.router.publish(events)
-    daemon = SensorDaemon(instance, event_home.definitions(visibility_timeout_s=0.5), REFRESH, execute=False)
+    daemon = SensorDaemon(
+        instance,
+        event_home.definitions(visibility_timeout_s=0.5),
+        REFRESH,
+        execute=False,
+        finish_as=SUCCESS,
+    )
 
-    crashed = daemon.evaluate()  # received, then the process died: no run, no cursor
+    crashed = daemon.evaluate()  # received, then the process died: no run, no cursor, no deletes
 
     daemon.tick_until(lambda: refresh_queue(event_home).depth() == 0)
 
-    assert sorted(run.tags["dagster/run_key"] for run in daemon.runs()) == sorted(
-        request.run_key for request in crashed.run_requests
+    # Same events, same batches; only the attempt (the receive count) moved on.
+    assert sorted(run.tags["dagster/run_key"].rsplit(":", 1)[0] for run in daemon.runs()) == sorted(
+        request.run_key.rsplit(":", 1)[0] for request in crashed.run_requests
     )
     assert sorted(covered_event_ids(daemon)) == sorted(event.event_id for event in events)
 
@@ -108,7 +171,13 @@ def test_a_crash_between_recording_the_runs_and_deleting_processes_nothing_twice
 ) -> None:
     first_events = many_events(("Leads",), ("update",), per_group=30)
     event_home.router.publish(first_events)
-    daemon = SensorDaemon(instance, event_home.definitions(visibility_timeout_s=0.5), REFRESH, execute=False)
+    daemon = SensorDaemon(
+        instance,
+        event_home.definitions(visibility_timeout_s=0.5),
+        REFRESH,
+        execute=False,
+        finish_as=SUCCESS,
+    )
     daemon.record(daemon.evaluate())  # runs recorded, then the daemon died before the cursor was saved
     later_events = many_events(("Leads",), ("update",), per_group=5, first_id=2 * 10**15)
     event_home.router.publish(later_events)  # redeliveries will arrive mixed with these
@@ -126,16 +195,66 @@ def test_a_redelivered_event_in_a_later_tick_is_acknowledged_without_a_run(
 ) -> None:
     events = notification_events("Deals", "update", ["11", "12"])
     event_home.router.publish(events)
-    daemon = SensorDaemon(instance, event_home.definitions(), REFRESH, execute=False)
+    daemon = SensorDaemon(instance, event_home.definitions(), REFRESH, execute=False, finish_as=SUCCESS)
     daemon.tick()
     daemon.tick()
     assert refresh_queue(event_home).depth() == 0
 
-    event_home.router.publish(notification_events("Deals", "update", ["11", "12"]))  # Zoho retried
-    again = daemon.tick()
+    later = RECEIVED_AT + timedelta(minutes=2)
+    event_home.router.publish(notification_events("Deals", "update", ["11", "12"], received_at=later))
+    again = daemon.tick()  # Zoho retried: the same change, already applied
 
     assert not again.run_requests
     assert refresh_queue(event_home).depth() == 0
+    assert len(daemon.runs()) == 1
+
+
+def bare_webhook(deal_id: str, received_minutes: int) -> list:
+    """A workflow webhook with no time: every change of the deal gets the same event id."""
+    fields = {"module": "Deals", "operation": "update", "id": deal_id}
+    return parse_webhook(fields, received_at=RECEIVED_AT + timedelta(minutes=received_minutes))
+
+
+def test_a_bare_webhook_repeated_after_its_run_started_is_refreshed_again(
+    event_home: EventHome, instance: dg.DagsterInstance
+) -> None:
+    daemon = SensorDaemon(instance, event_home.definitions(), REFRESH, execute=False)
+    event_home.router.publish(bare_webhook("61", 0))
+    (first,) = daemon.tick().run_requests
+    daemon.finish_all(SUCCESS)
+    daemon.tick()
+    assert refresh_queue(event_home).depth() == 0
+
+    event_home.router.publish(bare_webhook("61", 5))  # the deal changed again: same id, new change
+    (again,) = daemon.tick().run_requests
+    assert (
+        batch_from_run_config(again.run_config).event_ids == batch_from_run_config(first.run_config).event_ids
+    )
+    assert again.run_key != first.run_key
+
+    (run_id,) = [run.run_id for run in daemon.runs() if run.tags["dagster/run_key"] == again.run_key]
+    daemon.finish(run_id, dg.DagsterRunStatus.STARTED)
+    event_home.router.publish(bare_webhook("61", 6))  # and again, while that run may have read Zoho
+    (third,) = daemon.tick().run_requests
+    assert third.run_key not in {first.run_key, again.run_key}
+    daemon.finish_all(SUCCESS)
+    daemon.tick()
+    assert refresh_queue(event_home).depth() == 0
+
+
+def test_a_bare_webhook_repeated_before_its_run_started_joins_that_run(
+    event_home: EventHome, instance: dg.DagsterInstance
+) -> None:
+    daemon = SensorDaemon(instance, event_home.definitions(), REFRESH, execute=False)
+    event_home.router.publish(bare_webhook("71", 0))
+    daemon.tick()  # recorded, queued: it will read the deal after both changes
+    event_home.router.publish(bare_webhook("71", 3))
+
+    assert not daemon.tick().run_requests
+    assert refresh_queue(event_home).depth() == 2
+    daemon.finish_all(SUCCESS)
+    daemon.tick()
+    assert refresh_queue(event_home).depth() == 0  # both deliveries acknowledged by the one run
     assert len(daemon.runs()) == 1
 
 
@@ -148,7 +267,7 @@ def test_poison_messages_go_to_the_dead_letter_store_with_a_reason(
     queue.send("this is not JSON")
     queue.send(json.dumps({"detail-type": "Zoho Record Change", "source": "zoho.crm", "detail": {"v": 2}}))
     queue.send(json.dumps({**good[0].to_dict(), "event_id": "not-a-sha256"}))
-    daemon = SensorDaemon(instance, event_home.definitions(), REFRESH, execute=False)
+    daemon = SensorDaemon(instance, event_home.definitions(), REFRESH, execute=False, finish_as=SUCCESS)
 
     result = daemon.tick()
     daemon.tick()
@@ -168,8 +287,7 @@ def test_events_the_target_does_not_handle_are_acknowledged_and_not_run(
     event_home: EventHome, instance: dg.DagsterInstance
 ) -> None:
     books = parse_webhook(
-        {"app": "books", "module": "invoices", "operation": "update", "id": "9"},
-        received_at=datetime.now(UTC),
+        {"app": "books", "module": "invoices", "operation": "update", "id": "9"}, received_at=RECEIVED_AT
     )
     event_home.router.publish(books + notification_events("Vendors", "update", ["31"]))
     daemon = SensorDaemon(instance, event_home.definitions(), REFRESH, execute=False)

@@ -8,29 +8,27 @@ import sys
 import textwrap
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from zoho_pipelines.clock import ManualClock
 from zoho_pipelines.events.local_queue import LocalQueue
 from zoho_pipelines.events.queues import EventQueue, open_event_queue
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
+def seconds(value: float) -> timedelta:
+    return timedelta(seconds=value)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock(datetime(2026, 11, 27, 12, 0, tzinfo=UTC))
 
 
 @pytest.fixture
-def queue(tmp_path: Path, clock: Clock):
+def queue(tmp_path: Path, clock: ManualClock):
     with LocalQueue(tmp_path / "refresh.sqlite3", max_receive_count=3, clock=clock) as opened:
         yield opened
 
@@ -53,40 +51,44 @@ def test_messages_come_in_order_with_attributes(queue: LocalQueue) -> None:
     assert all(message.receive_count == 1 for message in received)
 
 
-def test_a_received_message_is_hidden_until_its_visibility_timeout(queue: LocalQueue, clock: Clock) -> None:
+def test_a_received_message_is_hidden_until_its_visibility_timeout(
+    queue: LocalQueue, clock: ManualClock
+) -> None:
     queue.send("event")
     (held,) = queue.receive(visibility_timeout=30)
     assert queue.receive() == []
     assert queue.depth() == 1  # in flight still counts
-    clock.now += 29.9
+    clock.advance(seconds(29.9))
     assert queue.receive() == []
-    clock.now += 0.2
+    clock.advance(seconds(0.2))
     (again,) = queue.receive(visibility_timeout=30)
     assert again.message_id == held.message_id
     assert again.receive_count == 2
     assert again.receipt != held.receipt
 
 
-def test_delete_acknowledges_and_a_stale_receipt_deletes_nothing(queue: LocalQueue, clock: Clock) -> None:
+def test_delete_acknowledges_and_a_stale_receipt_deletes_nothing(
+    queue: LocalQueue, clock: ManualClock
+) -> None:
     queue.send("event")
     (first,) = queue.receive(visibility_timeout=10)
-    clock.now += 11
+    clock.advance(seconds(11))
     (second,) = queue.receive(visibility_timeout=10)
     queue.delete(first.receipt)  # the slow consumer's late ack must not drop the new holder's copy
     assert queue.depth() == 1
     queue.delete(second.receipt)
     assert queue.depth() == 0
-    clock.now += 100
+    clock.advance(seconds(100))
     assert queue.receive() == []
 
 
-def test_max_receive_count_moves_a_message_to_the_dead_letters(queue: LocalQueue, clock: Clock) -> None:
+def test_max_receive_count_moves_a_message_to_the_dead_letters(queue: LocalQueue, clock: ManualClock) -> None:
     queue.send("poison")
     queue.send("fine")
     for attempt in range(1, 4):
         received = queue.receive(max_messages=1, visibility_timeout=5)
         assert [(message.body, message.receive_count) for message in received] == [("poison", attempt)]
-        clock.now += 6
+        clock.advance(seconds(6))
     # Fourth receive: the poison message is buried and the next one is served in the same call.
     (served,) = queue.receive(max_messages=1)
     assert served.body == "fine"
@@ -95,6 +97,34 @@ def test_max_receive_count_moves_a_message_to_the_dead_letters(queue: LocalQueue
     assert dead.body == "poison"
     assert dead.receive_count == 3
     assert "received 3 times" in dead.reason
+
+
+def test_visibility_can_be_extended_or_ended_by_the_current_holder_only(
+    queue: LocalQueue, clock: ManualClock
+) -> None:
+    queue.send("slow work")
+    queue.send("failed work")
+    slow, failed = queue.receive(max_messages=2, visibility_timeout=10)
+    clock.advance(seconds(8))
+    assert queue.change_visibility([slow.receipt], 10) == 1  # still working: hide it 10 s more
+    assert queue.change_visibility([failed.receipt], 0) == 1  # failed: show it again now
+    (again,) = queue.receive(max_messages=5, visibility_timeout=60)
+    assert (again.message_id, again.receive_count) == (failed.message_id, 2)
+    clock.advance(seconds(9))  # 17 s after the first receive: past its first timeout
+    assert queue.receive(max_messages=5) == []
+    assert queue.change_visibility([failed.receipt], 0) == 0  # a stale receipt changes nothing
+    clock.advance(seconds(2))
+    assert [message.message_id for message in queue.receive(max_messages=5)] == [slow.message_id]
+
+
+def test_messages_shown_again_reach_the_dead_letters_after_max_receive_count(queue: LocalQueue) -> None:
+    queue.send("always fails")
+    for _ in range(3):
+        (message,) = queue.receive(visibility_timeout=300)
+        queue.change_visibility([message.receipt], 0)  # each run failed: no waiting for a timeout
+    assert queue.receive() == []
+    (dead,) = queue.dead_letters()
+    assert (dead.body, dead.receive_count) == ("always fails", 3)
 
 
 def test_consumer_dead_letters_with_a_redacted_reason(queue: LocalQueue) -> None:
@@ -109,7 +139,7 @@ def test_consumer_dead_letters_with_a_redacted_reason(queue: LocalQueue) -> None
     assert dead.reason.startswith("Zoho said 400 for refresh_token=***")
 
 
-def test_sent_and_in_flight_messages_survive_reopening(tmp_path: Path, clock: Clock) -> None:
+def test_sent_and_in_flight_messages_survive_reopening(tmp_path: Path, clock: ManualClock) -> None:
     path = tmp_path / "q.sqlite3"
     with LocalQueue(path, clock=clock) as first:
         first.send_batch(["a", "b"])
@@ -119,7 +149,7 @@ def test_sent_and_in_flight_messages_survive_reopening(tmp_path: Path, clock: Cl
         (other,) = reopened.receive(max_messages=5)
         assert other.body == "b"
         reopened.delete(other.receipt)
-        clock.now += 61
+        clock.advance(seconds(61))
         (back,) = reopened.receive(max_messages=5)
         assert (back.message_id, back.receive_count) == (held.message_id, 2)
 

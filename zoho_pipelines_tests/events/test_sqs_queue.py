@@ -74,6 +74,35 @@ def test_unacknowledged_messages_come_back_then_redrive_to_the_dlq(queue_pair: t
     assert (queue.depth(), queue.dlq_depth()) == (0, 1)
 
 
+def test_messages_shown_again_redrive_to_the_dlq_after_max_receive_count(
+    queue_pair: tuple[SqsQueue, str],
+) -> None:
+    queue, _ = queue_pair
+    queue.send("always fails")
+    counts = []
+    for _ in range(2):
+        (message,) = queue.receive(visibility_timeout=300, wait=1)
+        counts.append(message.receive_count)
+        assert queue.change_visibility([message.receipt], 0) == 1  # its run failed: show it again now
+    assert queue.receive(wait=1) == []  # the third receive finds it over maxReceiveCount (2)
+    assert counts == [1, 2]
+    assert (queue.depth(), queue.dlq_depth()) == (0, 1)
+
+
+def test_a_held_message_stays_hidden_while_its_visibility_is_extended(
+    queue_pair: tuple[SqsQueue, str],
+) -> None:
+    queue, _ = queue_pair
+    queue.send("slow work")
+    (message,) = queue.receive(visibility_timeout=1, wait=1)
+    assert queue.change_visibility([message.receipt], 300) == 1
+    started = time.monotonic()
+    assert queue.receive(wait=2) == []  # long past its first timeout of 1 s
+    assert time.monotonic() - started >= 1.5
+    queue.delete(message.receipt)
+    assert queue.depth() == 0
+
+
 def test_dead_letter_sends_to_the_redrive_dlq_with_the_reason(queue_pair: tuple[SqsQueue, str]) -> None:
     queue, dlq_url = queue_pair
     queue.send("unprocessable", {"route": "lead-inserted"})

@@ -2,8 +2,8 @@
 
 `events_definitions()` is merged into the code location's `defs`. Its jobs use the shared
 resources `zoho`, `warehouse` and `lake` (`defs.resources`), which the merged definitions
-provide; its own resources (`event_queues`, `lead_scorer`) have keys nobody else uses, so the
-merge cannot conflict.
+provide; its own resources (`event_queues`, `lead_scorer`, `event_clock`) have keys nobody else
+uses, so the merge cannot conflict.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from zoho_pipelines.defs.events.jobs import (
     lead_qualification_job,
     watch_channels_job,
 )
-from zoho_pipelines.defs.events.resources import EventQueuesResource, LeadScorerResource
+from zoho_pipelines.defs.events.resources import ClockResource, EventQueuesResource, LeadScorerResource
 from zoho_pipelines.defs.events.schedules import watch_channels_schedule
 from zoho_pipelines.defs.events.sensors import (
     event_dead_letters_sensor,
@@ -37,9 +37,10 @@ def events_definitions(resources: Mapping[str, Any] | None = None) -> dg.Definit
         resources={
             "event_queues": EventQueuesResource(),
             "lead_scorer": LeadScorerResource(),
+            "event_clock": ClockResource(),
             **(resources or {}),
         },
     )
 
 
-__all__ = ["EventQueuesResource", "LeadScorerResource", "events_definitions"]
+__all__ = ["ClockResource", "EventQueuesResource", "LeadScorerResource", "events_definitions"]

@@ -5,28 +5,28 @@ No `from __future__ import annotations` here: Dagster reads the config and resou
 of ops, sensors and schedules when they are defined, and cannot resolve them from strings.
 """
 
-from datetime import UTC, datetime, timedelta
+from contextlib import nullcontext
+from datetime import timedelta
 from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
 from zoho_pipelines.catalog import default_catalog, selected_modules
-from zoho_pipelines.defs.events.resources import LeadScorerResource
+from zoho_pipelines.defs.events.resources import ClockResource, LeadScorerResource
 from zoho_pipelines.defs.resources import LakeResource, WarehouseResource, ZohoResource
 from zoho_pipelines.events.processing.batches import EventBatch
 from zoho_pipelines.events.processing.channels import ensure_watch_channel
 from zoho_pipelines.events.processing.config import load_event_settings
 from zoho_pipelines.events.processing.qualification import qualify_leads
 from zoho_pipelines.events.processing.refresh import refresh_batch
-from zoho_pipelines.lake import Lake, open_lake
+from zoho_pipelines.events.processing.staging import staging_lake
 from zoho_pipelines.settings import load_settings
 from zoho_pipelines.warehouse import ArrowLoadingWarehouse
 
 REFRESH_OP = "refresh_changed_records"
 QUALIFY_OP = "qualify_new_leads"
 DEAD_LETTER_OP = "raise_dead_letter_alert"
-STAGING_PREFIX = "_event_staging"
 
 
 class EventRefConfig(dg.Config):
@@ -43,6 +43,7 @@ class EventBatchConfig(dg.Config):
     module: str
     operation: str
     events: list[EventRefConfig]
+    attempt: int = 1
 
     def batch(self) -> EventBatch:
         return EventBatch.from_config(self.model_dump())
@@ -61,12 +62,6 @@ def batch_from_run_config(run_config: dict[str, Any]) -> EventBatch | None:
     return None
 
 
-def _staging_lake(lake: LakeResource, run_id: str) -> Lake:
-    """A private lake root for this run's rows, for warehouses that load only from the lake."""
-    root = lake.lake().url.rstrip("/")
-    return open_lake(f"{root}/{STAGING_PREFIX}/{run_id}", kms_key_id=load_settings().lake_kms_key_id)
-
-
 @dg.op(name=REFRESH_OP, description="Fetch the changed records by id and merge them into the warehouse.")
 def refresh_changed_records(
     context: dg.OpExecutionContext,
@@ -74,14 +69,22 @@ def refresh_changed_records(
     zoho: ZohoResource,
     warehouse: WarehouseResource,
     lake: LakeResource,
+    event_clock: ClockResource,
 ) -> int:
     batch = config.batch()
     spec = default_catalog().get(batch.app, batch.module)
     with warehouse.connect() as connection:
-        staging = (
-            None if isinstance(connection, ArrowLoadingWarehouse) else _staging_lake(lake, context.run_id)
+        # A warehouse that loads only from the lake (Redshift) gets the rows through a staging
+        # lake private to this run, removed once merged.
+        staged = (
+            nullcontext(None)
+            if isinstance(connection, ArrowLoadingWarehouse)
+            else staging_lake(lake.lake().url, context.run_id, kms_key_id=load_settings().lake_kms_key_id)
         )
-        result = refresh_batch(zoho.client().crm, connection, spec, batch, staging=staging)
+        with staged as staging:
+            result = refresh_batch(
+                zoho.client().crm, connection, spec, batch, staging=staging, clock=event_clock.clock()
+            )
     metadata = {**result.metadata(), "events": len(batch.events)}
     context.log_event(
         dg.AssetObservation(asset_key=dg.AssetKey(list(spec.warehouse_asset_key)), metadata=metadata)
@@ -140,7 +143,9 @@ def raise_dead_letter_alert(config: DeadLetterAlertConfig) -> None:
 
 
 @dg.op(description="Subscribe or renew the Notification API watch channel before it expires.")
-def ensure_watch_channels(context: dg.OpExecutionContext, zoho: ZohoResource) -> None:
+def ensure_watch_channels(
+    context: dg.OpExecutionContext, zoho: ZohoResource, event_clock: ClockResource
+) -> None:
     settings = load_event_settings()
     if settings.watch_channel_id is None or settings.watch_notify_url is None:
         raise dg.Failure(
@@ -156,7 +161,7 @@ def ensure_watch_channels(context: dg.OpExecutionContext, zoho: ZohoResource) ->
         events=events,
         notify_url=settings.watch_notify_url,
         token=settings.channel_token,
-        now=datetime.now(UTC),
+        now=event_clock.clock().now(),
         ttl=ttl,
         renew_within=ttl / 2,
     )

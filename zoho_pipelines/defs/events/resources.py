@@ -1,4 +1,4 @@
-"""Resources of the event definitions: the queues the sensors drain, and the lead scorer.
+"""Resources of the event definitions: the queues the sensors drain, the lead scorer, the clock.
 
 Like the shared resources, they read the environment when used, not when the code location
 loads; explicit config wins (tests, the launchpad).
@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from zoho_pipelines.clock import SYSTEM_CLOCK, Clock
 from zoho_pipelines.events.processing.bedrock import BedrockLeadScorer
 from zoho_pipelines.events.processing.config import load_event_settings
 from zoho_pipelines.events.processing.scoring import LeadScorer, RuleBasedLeadScorer
@@ -35,6 +36,11 @@ class EventQueuesResource(dg.ConfigurableResource):
         300.0,
         gt=0,
         description="How long received messages stay hidden; must exceed the time from one tick to the next.",
+    )
+    retry_delay_s: float = Field(
+        60.0,
+        ge=0,
+        description="Seconds the events of a failed run stay hidden before they are retried.",
     )
     max_records_per_run: int = Field(1_000, ge=1, description="Record ids one event run handles at most.")
     dedup_window_s: float = Field(
@@ -75,3 +81,25 @@ class LeadScorerResource(dg.ConfigurableResource):
     def scorer(self) -> LeadScorer:
         model_id = self.bedrock_model_id or load_event_settings().bedrock_model_id
         return BedrockLeadScorer(model_id) if model_id else RuleBasedLeadScorer()
+
+
+class ClockResource(dg.ConfigurableResource):
+    """What "now" is for the event sensors and jobs: the machine's clock.
+
+    Everything that asks the time (cursor timestamps, the dedup window, synced_at, channel
+    expiries) asks this, so a test can run the event definitions on the sandbox's clock. Its
+    `using` makes such a resource; Dagster rebuilds resources from their class, which keeps it.
+    """
+
+    def clock(self) -> Clock:
+        return SYSTEM_CLOCK
+
+    @classmethod
+    def using(cls, clock: Clock) -> ClockResource:
+        """A resource whose `clock()` is `clock` (in-process use: tests, benchmarks)."""
+
+        class PinnedClockResource(cls):  # type: ignore[valid-type,misc]
+            def clock(self) -> Clock:
+                return clock
+
+        return PinnedClockResource()

@@ -1,9 +1,9 @@
 """Sensors: drain the event queues into batched runs, and alert when a dead-letter queue grows.
 
 A queue sensor's tick is `EventIntake.tick` (see `events.processing.intake` for why nothing is
-lost or done twice): it returns one RunRequest per batch, keyed by the batch's event ids and
-tagged with app, module and operation, and keeps the batch's receipts in its cursor until the
-next tick finds the runs recorded.
+lost or done twice): it returns one RunRequest per batch, keyed by the batch's events and
+attempt and tagged with app, module and operation, and keeps the batch's receipts in its cursor
+until a later tick finds the run succeeded (delete) or failed (show the events again).
 
 No `from __future__ import annotations` here: Dagster reads the config and resource annotations
 of ops, sensors and schedules when they are defined, and cannot resolve them from strings.
@@ -11,12 +11,13 @@ of ops, sensors and schedules when they are defined, and cannot resolve them fro
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import partial
 
 import dagster as dg
 
 from zoho_pipelines.catalog import selected_modules, snake_case
+from zoho_pipelines.clock import Clock
 from zoho_pipelines.defs.events.jobs import (
     DEAD_LETTER_OP,
     QUALIFY_OP,
@@ -27,7 +28,7 @@ from zoho_pipelines.defs.events.jobs import (
     lead_qualification_job,
 )
 from zoho_pipelines.defs.events.ledger import TARGET_TAG, DagsterRunLedger
-from zoho_pipelines.defs.events.resources import EventQueuesResource
+from zoho_pipelines.defs.events.resources import ClockResource, EventQueuesResource
 from zoho_pipelines.events.local_queue import LocalQueue
 from zoho_pipelines.events.model import Operation, ZohoEvent
 from zoho_pipelines.events.processing.batches import EventBatch
@@ -81,12 +82,13 @@ def _drain(
     make_filter: Callable[[], EventFilter],
     context: dg.SensorEvaluationContext,
     event_queues: EventQueuesResource,
+    clock: Clock,
 ) -> dg.SensorResult:
     ledger = DagsterRunLedger(
         context.instance,
         target=target.value,
         window=timedelta(seconds=event_queues.dedup_window_s),
-        now=datetime.now(UTC),
+        now=clock.now(),
     )
     with event_queues.open(target) as queue:
         intake = EventIntake(
@@ -96,7 +98,9 @@ def _drain(
             accepts=make_filter(),
             max_messages=event_queues.max_messages_per_tick,
             visibility_timeout_s=event_queues.visibility_timeout_s,
+            retry_delay_s=event_queues.retry_delay_s,
             max_records_per_batch=event_queues.max_records_per_run,
+            clock=clock,
         )
         tick = intake.tick(IntakeCursor.from_json(context.cursor))
     context.log.info(tick.summary())
@@ -134,9 +138,9 @@ def _queue_sensor(
         description=description,
     )
     def queue_sensor(
-        context: dg.SensorEvaluationContext, event_queues: EventQueuesResource
+        context: dg.SensorEvaluationContext, event_queues: EventQueuesResource, event_clock: ClockResource
     ) -> dg.SensorResult:
-        return drain(context, event_queues)
+        return drain(context, event_queues, event_clock.clock())
 
     return queue_sensor
 
@@ -175,7 +179,7 @@ def _sample_reasons(queue: EventQueue, depth: int) -> list[str]:
     description="Requests a failing alert run whenever an event dead-letter queue grows.",
 )
 def event_dead_letters_sensor(
-    context: dg.SensorEvaluationContext, event_queues: EventQueuesResource
+    context: dg.SensorEvaluationContext, event_queues: EventQueuesResource, event_clock: ClockResource
 ) -> dg.SensorResult:
     previous: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
     depths: dict[str, int] = {}
@@ -190,7 +194,7 @@ def event_dead_letters_sensor(
             requests.append(
                 dg.RunRequest(
                     # The cursor de-duplicates; the time keeps a later 0 -> n growth from reusing a key.
-                    run_key=f"dead-letters:{target.value}:{before}->{depth}:{datetime.now(UTC).isoformat()}",
+                    run_key=f"dead-letters:{target.value}:{before}->{depth}:{event_clock.clock().now().isoformat()}",
                     run_config={
                         "ops": {
                             DEAD_LETTER_OP: {

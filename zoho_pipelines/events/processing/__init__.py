@@ -14,11 +14,13 @@ from zoho_pipelines.events.processing.channels import (
 )
 from zoho_pipelines.events.processing.config import EventProcessingSettings, load_event_settings
 from zoho_pipelines.events.processing.intake import (
+    CoveringRun,
     EventIntake,
     IntakeCursor,
     IntakeTick,
     PendingAck,
     RunLedger,
+    RunState,
 )
 from zoho_pipelines.events.processing.qualification import (
     LeadFailure,
@@ -39,6 +41,7 @@ __all__ = [
     "ChannelAction",
     "ChannelError",
     "ChannelStatus",
+    "CoveringRun",
     "EventBatch",
     "EventIntake",
     "EventProcessingSettings",
@@ -55,6 +58,7 @@ __all__ = [
     "RefreshResult",
     "RuleBasedLeadScorer",
     "RunLedger",
+    "RunState",
     "ScoringError",
     "ensure_watch_channel",
     "group_events",

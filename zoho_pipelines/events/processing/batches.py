@@ -4,10 +4,13 @@ Zoho can send thousands of notifications a minute; a run per event would swamp D
 Zoho API alike. A batch gathers the events of one (app, module, operation) seen in one sensor
 tick, so a tick yields a handful of runs, each fetching its ids 100 a call.
 
-A batch's run key is a digest of its event ids (sorted), never of the receive time or the
-messages: after a crash, the same messages come back, form the same batch and get the same key,
-and Dagster refuses to start a second run for it. Batches are capped by record ids, and the
-split is deterministic too (events sorted by id), so a large redelivered set splits the same way.
+A batch's run key is a digest of its events (ids and times, sorted) plus its attempt, never of
+the receive time or the messages: after a crash, the same messages come back, form the same batch
+and get the same key, and Dagster refuses to start a second run for it. Dagster also never runs
+a used key again, not even a failed run's, so a retry of failed events must carry another key:
+the attempt is the highest receive count of the batch's messages, which the queue raises on every
+delivery. Batches are capped by record ids, and the split is deterministic too (events sorted by
+id), so a large redelivered set splits the same way.
 
 `EventBatch.to_config()` is what the run carries: the run config is the durable record of the
 work, so a failed run can be re-executed from the Dagster UI without the queue.
@@ -63,6 +66,7 @@ class EventBatch:
     module: str
     operation: Operation
     events: tuple[EventRef, ...]
+    attempt: int = 1
 
     @property
     def event_ids(self) -> tuple[str, ...]:
@@ -75,8 +79,11 @@ class EventBatch:
 
     @property
     def run_key(self) -> str:
-        digest = hashlib.sha256("\n".join(self.event_ids).encode("ascii")).hexdigest()[:40]
-        return f"{self.target}:{self.app}:{self.module}:{self.operation.value}:{digest}"
+        """Unique per set of events and attempt. The time takes part because a bare webhook's
+        id repeats for every change of its record; its time (the receive time) tells them apart."""
+        lines = sorted(f"{event.event_id}@{format_timestamp(event.occurred_at)}" for event in self.events)
+        digest = hashlib.sha256("\n".join(lines).encode("ascii")).hexdigest()[:40]
+        return f"{self.target}:{self.app}:{self.module}:{self.operation.value}:{digest}:{self.attempt}"
 
     def latest_occurrence(self) -> dict[str, datetime]:
         """Per record id, the newest time an event of this batch reports for it (deletion times)."""
@@ -94,6 +101,7 @@ class EventBatch:
             "module": self.module,
             "operation": self.operation.value,
             "events": [event.to_config() for event in self.events],
+            "attempt": self.attempt,
         }
 
     @classmethod
@@ -104,6 +112,7 @@ class EventBatch:
             module=str(data["module"]),
             operation=Operation(str(data["operation"])),
             events=tuple(EventRef.from_config(event) for event in data["events"]),
+            attempt=int(data.get("attempt", 1)),
         )
 
 
@@ -112,17 +121,31 @@ def group_events(
     *,
     target: str,
     max_records_per_batch: int = DEFAULT_MAX_RECORDS_PER_BATCH,
+    attempts: Mapping[str, int] | None = None,
 ) -> list[EventBatch]:
-    """Batches of `events` (duplicates by event id collapse), at most `max_records_per_batch`
-    record ids each unless one event alone has more."""
+    """Batches of `events` (duplicates by event id collapse to the latest), at most
+    `max_records_per_batch` record ids each unless one event alone has more. A batch's attempt is
+    the highest of its events' `attempts` (by event id; 1 when not given)."""
     if max_records_per_batch < 1:
         raise ValueError("max_records_per_batch must be at least 1")
-    unique = {event.event_id: event for event in events}
+    unique: dict[str, ZohoEvent] = {}
+    for event in events:
+        known = unique.get(event.event_id)
+        if known is None or event.occurred_at > known.occurred_at:
+            unique[event.event_id] = event
     groups: dict[tuple[str, str, Operation], list[ZohoEvent]] = {}
     for event in sorted(unique.values(), key=lambda event: event.event_id):
         groups.setdefault((event.app, event.module, event.operation), []).append(event)
+    tries = attempts or {}
     return [
-        EventBatch(target, app, module, operation, tuple(EventRef.of(event) for event in chunk))
+        EventBatch(
+            target,
+            app,
+            module,
+            operation,
+            tuple(EventRef.of(event) for event in chunk),
+            attempt=max(tries.get(event.event_id, 1) for event in chunk),
+        )
         for (app, module, operation), members in sorted(groups.items())
         for chunk in _chunks_by_records(members, max_records_per_batch)
     ]

@@ -1,18 +1,31 @@
 """One sensor tick's worth of queue work, without Dagster: receive, sort out, batch, acknowledge.
 
-The rule that keeps events from being lost or processed twice: a message is deleted only once
-a run that covers its event is recorded. A tick cannot know that about the batches it is about
-to request (the sensor daemon records the runs after the tick returns), so their receipts wait
-in the cursor and the next tick deletes them once the runs exist. What can go wrong, and why it
-is harmless:
+The rule that keeps events from being lost or processed twice: a message is deleted only once a
+run that covers its event has SUCCEEDED, i.e. once the change is applied. A tick cannot know that
+about the batches it is about to request (the sensor daemon records the runs after the tick
+returns, and a run takes time), so their receipts wait in the cursor, and every later tick looks
+at the run:
 
-- the process dies after receiving: nothing was requested; the messages reappear after the
-  visibility timeout and are requested then;
-- the daemon records the runs but dies before the next tick deletes the messages: they reappear,
-  their events are found in recorded runs (the `RunLedger`), and they are deleted without a new
-  run; an identical set would even get the same run key, which Dagster skips;
-- a receipt waits longer than the visibility timeout: it is stale (the message is visible
-  again), so it is dropped rather than used; the redelivery takes the path above.
+- not recorded yet: wait, until the visibility timeout says the request was lost (the messages
+  are visible again by then and are simply received again);
+- queued or running: wait, and keep the messages hidden meanwhile (`change_visibility`), so a
+  slow or queued run does not make them reappear;
+- succeeded: delete the messages;
+- failed or canceled: show the messages again at once (after `retry_delay_s`). The next receive
+  raises their receive count, which becomes the retry's attempt and so its run key (Dagster never
+  reruns a used key, a failed run's included), and after the queue's max receive count the
+  messages go to the dead-letter store instead: locally by the local queue, on SQS by the redrive
+  policy. A change that cannot be applied ends where an operator looks; it is never dropped.
+
+A message that arrives again (a redelivery, a sensor that died before deleting) is compared with
+the runs already recorded (the `RunLedger`): its event is acknowledged if a run that covers it
+succeeded, waits for a run that covers it and has not finished, and is run again otherwise.
+
+A bare webhook's event id names no particular change (`ZohoEvent.identifies_change`): every
+change of the record gets the same id. Such a repeat is a new change, not a duplicate, unless
+it is the very delivery a run already covers (same receive time). It is merged into a run that
+has not started yet (that run reads Zoho later than the change, so it sees it), and otherwise
+refreshed again: a refresh is idempotent, so a repeat costs one call and never loses a change.
 
 Malformed messages go to the dead-letter store with the reason; events the target does not
 handle are acknowledged and counted (`ignored`), never retried forever.
@@ -22,47 +35,82 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
 
+from zoho_pipelines.clock import SYSTEM_CLOCK, Clock
 from zoho_pipelines.events.model import MalformedEventError, ZohoEvent, event_from_message
 from zoho_pipelines.events.processing.batches import DEFAULT_MAX_RECORDS_PER_BATCH, EventBatch, group_events
 from zoho_pipelines.events.queues import EventQueue, QueueMessage
 
 logger = logging.getLogger(__name__)
 
-CURSOR_VERSION = 1
+CURSOR_VERSION = 2
 
 EventFilter = Callable[[ZohoEvent], str | None]
 """Returns why the target does not handle an event, or None when it does."""
 
 
+class RunState(StrEnum):
+    """Where a recorded run stands, as far as its events' messages are concerned."""
+
+    WAITING = "waiting"
+    """Recorded, not started: its read of Zoho is still ahead."""
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    """Failed or canceled: its changes are not applied."""
+
+    @property
+    def finished(self) -> bool:
+        return self in (RunState.SUCCEEDED, RunState.FAILED)
+
+
+@dataclass(frozen=True, slots=True)
+class CoveringRun:
+    """A recorded run whose batch holds an event, and the time it holds that event with."""
+
+    run_key: str
+    state: RunState
+    occurred_at: datetime
+
+
 class RunLedger(Protocol):
     """What the orchestrator has recorded (Dagster's run storage, in production)."""
 
-    def run_exists(self, run_key: str) -> bool:
-        """A run with this run key has been recorded."""
+    def run_state(self, run_key: str) -> RunState | None:
+        """The state of the run with this run key; None when no such run is recorded."""
         ...
 
-    def requested_event_ids(self, event_ids: Collection[str]) -> set[str]:
-        """The subset of `event_ids` that recorded runs already cover."""
+    def covering_runs(self, event_ids: Collection[str]) -> Mapping[str, Sequence[CoveringRun]]:
+        """For each of `event_ids` that recorded runs cover, those runs."""
         ...
 
 
 @dataclass(frozen=True, slots=True)
 class PendingAck:
-    """Receipts to delete once the run with `run_key` exists."""
+    """Receipts that wait for the outcome of the run with `run_key`.
+
+    `requested_at` is when the tick asked for the run (a run still unrecorded a visibility
+    timeout later was never made); `hidden_until` is when the messages would show again.
+    """
 
     run_key: str
     receipts: tuple[str, ...]
-    received_at: float
+    requested_at: float
+    hidden_until: float
+
+    def with_receipts(self, receipts: Iterable[str], hidden_until: float) -> PendingAck:
+        merged = tuple(dict.fromkeys((*self.receipts, *receipts)))
+        return PendingAck(self.run_key, merged, self.requested_at, min(self.hidden_until, hidden_until))
 
 
 @dataclass(frozen=True, slots=True)
 class IntakeCursor:
-    """The sensor cursor: the receipts of the last tick's requests, waiting for their runs."""
+    """The sensor cursor: receipts waiting for their runs' outcomes."""
 
     pending: tuple[PendingAck, ...] = ()
 
@@ -71,7 +119,12 @@ class IntakeCursor:
             {
                 "v": CURSOR_VERSION,
                 "pending": [
-                    {"run_key": ack.run_key, "receipts": list(ack.receipts), "received_at": ack.received_at}
+                    {
+                        "run_key": ack.run_key,
+                        "receipts": list(ack.receipts),
+                        "requested_at": ack.requested_at,
+                        "hidden_until": ack.hidden_until,
+                    }
                     for ack in self.pending
                 ],
             },
@@ -80,8 +133,8 @@ class IntakeCursor:
 
     @classmethod
     def from_json(cls, text: str | None) -> IntakeCursor:
-        """An unreadable cursor (another version, hand-edited) starts empty: its receipts would
-        only save a redelivery, which the ledger de-duplicates anyway."""
+        """An unreadable cursor (another version, hand-edited) starts empty: its messages show
+        again after their visibility timeout and are matched with their runs then."""
         if not text:
             return cls()
         try:
@@ -90,7 +143,10 @@ class IntakeCursor:
                 raise ValueError("cursor version")
             pending = tuple(
                 PendingAck(
-                    str(item["run_key"]), tuple(map(str, item["receipts"])), float(item["received_at"])
+                    str(item["run_key"]),
+                    tuple(map(str, item["receipts"])),
+                    float(item["requested_at"]),
+                    float(item["hidden_until"]),
                 )
                 for item in data["pending"]
             )
@@ -109,6 +165,7 @@ class IntakeTick:
     received: int = 0
     acknowledged: int = 0
     duplicates: int = 0
+    released: int = 0
     ignored: int = 0
     dead_lettered: int = 0
     expired_receipts: int = 0
@@ -121,7 +178,8 @@ class IntakeTick:
     def summary(self) -> str:
         return (
             f"received {self.received}, requested {len(self.batches)} runs for {self.events} events, "
-            f"acknowledged {self.acknowledged}, duplicates {self.duplicates}, ignored {self.ignored}, "
+            f"acknowledged {self.acknowledged}, duplicates {self.duplicates}, "
+            f"shown again after failed runs {self.released}, ignored {self.ignored}, "
             f"dead-lettered {self.dead_lettered}, stale receipts dropped {self.expired_receipts}"
         )
 
@@ -130,6 +188,22 @@ class IntakeTick:
 class _Received:
     event: ZohoEvent
     receipts: list[str]
+    attempt: int
+
+
+class _Outcome:
+    """The tick's bookkeeping: receipts to wait on (by run key) and counts."""
+
+    def __init__(self, pending: Iterable[PendingAck]) -> None:
+        self.pending: dict[str, PendingAck] = {ack.run_key: ack for ack in pending}
+        self.acknowledged = self.released = self.expired = 0
+
+    def wait(self, run_key: str, receipts: Sequence[str], requested_at: float, hidden_until: float) -> None:
+        known = self.pending.get(run_key)
+        if known is None:
+            self.pending[run_key] = PendingAck(run_key, tuple(receipts), requested_at, hidden_until)
+        else:
+            self.pending[run_key] = known.with_receipts(receipts, hidden_until)
 
 
 class EventIntake:
@@ -144,71 +218,117 @@ class EventIntake:
         accepts: EventFilter = lambda event: None,
         max_messages: int = 500,
         visibility_timeout_s: float = 300.0,
+        retry_delay_s: float = 0.0,
         max_records_per_batch: int = DEFAULT_MAX_RECORDS_PER_BATCH,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         if max_messages < 1:
             raise ValueError("max_messages must be at least 1")
         if visibility_timeout_s <= 0:
             raise ValueError("visibility_timeout_s must be positive")
+        if retry_delay_s < 0:
+            raise ValueError("retry_delay_s must not be negative")
         self._queue = queue
         self._ledger = ledger
         self._target = target
         self._accepts = accepts
         self._max_messages = max_messages
         self._visibility_timeout_s = visibility_timeout_s
+        self._retry_delay_s = retry_delay_s
         self._max_records_per_batch = max_records_per_batch
         self._clock = clock
 
     def tick(self, cursor: IntakeCursor) -> IntakeTick:
-        acknowledged, still_pending, expired = self._settle(cursor.pending)
-        now = self._clock()
+        outcome = _Outcome(())
+        self._settle(cursor.pending, outcome)
+        now = self._now()
         messages = self._queue.receive(self._max_messages, self._visibility_timeout_s, wait=0.0)
+        hidden_until = now + self._visibility_timeout_s
         received, dead_lettered, ignored = self._sort_out(messages)
-        known = self._ledger.requested_event_ids(list(received)) if received else set()
-        acknowledged += self._delete(receipt for event_id in known for receipt in received[event_id].receipts)
-        fresh = {event_id: item for event_id, item in received.items() if event_id not in known}
+        fresh, duplicates = self._match_recorded_runs(received, outcome, now, hidden_until)
 
         batches = group_events(
             (item.event for item in fresh.values()),
             target=self._target,
             max_records_per_batch=self._max_records_per_batch,
+            attempts={event_id: item.attempt for event_id, item in fresh.items()},
         )
         requested: list[EventBatch] = []
-        pending = list(still_pending)
         for batch in batches:
-            receipts = tuple(receipt for event_id in batch.event_ids for receipt in fresh[event_id].receipts)
-            if self._ledger.run_exists(batch.run_key):
-                acknowledged += self._delete(receipts)
-                continue
-            requested.append(batch)
-            pending.append(PendingAck(batch.run_key, receipts, now))
-        duplicates = len(known) + sum(len(item.receipts) - 1 for item in received.values())
-        acknowledged += self._delete(receipt for receipts in ignored.values() for receipt in receipts)
+            receipts = [receipt for event_id in batch.event_ids for receipt in fresh[event_id].receipts]
+            state = self._ledger.run_state(batch.run_key)
+            if state is None:
+                requested.append(batch)
+                outcome.wait(batch.run_key, receipts, now, hidden_until)
+            else:  # this very run was recorded before (the tick that asked for it was lost)
+                self._follow(state, batch.run_key, receipts, outcome, now, hidden_until)
+        outcome.acknowledged += self._delete(receipt for receipts in ignored.values() for receipt in receipts)
         return IntakeTick(
             batches=requested,
-            cursor=IntakeCursor(tuple(pending)),
+            cursor=IntakeCursor(tuple(outcome.pending.values())),
             received=len(messages),
-            acknowledged=acknowledged,
-            duplicates=duplicates,
+            acknowledged=outcome.acknowledged,
+            duplicates=duplicates + sum(len(item.receipts) - 1 for item in received.values()),
+            released=outcome.released,
             ignored=sum(len(receipts) for receipts in ignored.values()),
             dead_lettered=dead_lettered,
-            expired_receipts=expired,
+            expired_receipts=outcome.expired,
             ignored_reasons={reason: len(receipts) for reason, receipts in ignored.items()},
         )
 
-    def _settle(self, pending: Iterable[PendingAck]) -> tuple[int, list[PendingAck], int]:
-        """Delete what recorded runs cover; keep what may still be recorded; drop stale receipts."""
-        acknowledged, kept, expired = 0, [], 0
-        now = self._clock()
+    def _now(self) -> float:
+        return self._clock.now().timestamp()
+
+    def _settle(self, pending: Iterable[PendingAck], outcome: _Outcome) -> None:
+        """Act on every waiting receipt whose run has moved on since the last tick."""
+        now = self._now()
         for ack in pending:
-            if now - ack.received_at >= self._visibility_timeout_s:
-                expired += len(ack.receipts)
-            elif self._ledger.run_exists(ack.run_key):
-                acknowledged += self._delete(ack.receipts)
-            else:
-                kept.append(ack)
-        return acknowledged, kept, expired
+            state = self._ledger.run_state(ack.run_key)
+            if state is None:
+                if now - ack.requested_at >= self._visibility_timeout_s:
+                    outcome.expired += len(ack.receipts)  # never recorded: the messages are back
+                else:
+                    outcome.pending[ack.run_key] = ack
+                continue
+            self._follow(state, ack.run_key, ack.receipts, outcome, now, ack.hidden_until, ack.requested_at)
+
+    def _follow(
+        self,
+        state: RunState,
+        run_key: str,
+        receipts: Sequence[str],
+        outcome: _Outcome,
+        now: float,
+        hidden_until: float,
+        requested_at: float | None = None,
+    ) -> None:
+        """Delete after success, show again after failure, else keep hidden and wait."""
+        if state is RunState.SUCCEEDED:
+            outcome.acknowledged += self._delete(receipts)
+        elif state is RunState.FAILED:
+            self._queue.change_visibility(list(receipts), self._retry_delay_s)
+            outcome.released += len(receipts)
+        else:
+            if hidden_until - now < self._visibility_timeout_s / 2:
+                self._queue.change_visibility(list(receipts), self._visibility_timeout_s)
+                hidden_until = now + self._visibility_timeout_s
+            outcome.wait(run_key, receipts, now if requested_at is None else requested_at, hidden_until)
+
+    def _match_recorded_runs(
+        self, received: dict[str, _Received], outcome: _Outcome, now: float, hidden_until: float
+    ) -> tuple[dict[str, _Received], int]:
+        """Settle the events recorded runs already cover; the rest (fresh) need a run."""
+        covering = self._ledger.covering_runs(list(received)) if received else {}
+        fresh: dict[str, _Received] = {}
+        duplicates = 0
+        for event_id, item in received.items():
+            run = _run_to_follow(item.event, covering.get(event_id, ()))
+            if run is None:
+                fresh[event_id] = item
+                continue
+            duplicates += 1
+            self._follow(run.state, run.run_key, item.receipts, outcome, now, hidden_until)
+        return fresh, duplicates
 
     def _sort_out(
         self, messages: list[QueueMessage]
@@ -227,10 +347,15 @@ class EventIntake:
             reason = self._accepts(event)
             if reason is not None:
                 ignored.setdefault(reason, []).append(message.receipt)
-            elif event.event_id in received:
-                received[event.event_id].receipts.append(message.receipt)
-            else:
-                received[event.event_id] = _Received(event, [message.receipt])
+                continue
+            known = received.get(event.event_id)
+            if known is None:
+                received[event.event_id] = _Received(event, [message.receipt], message.receive_count)
+                continue
+            known.receipts.append(message.receipt)
+            known.attempt = max(known.attempt, message.receive_count)
+            if event.occurred_at > known.event.occurred_at:
+                known.event = event  # a bare webhook's later change: the later receive time
         return received, dead_lettered, ignored
 
     def _delete(self, receipts: Iterable[str]) -> int:
@@ -239,3 +364,21 @@ class EventIntake:
             self._queue.delete(receipt)
             count += 1
         return count
+
+
+_PREFERENCE = {RunState.SUCCEEDED: 0, RunState.RUNNING: 1, RunState.WAITING: 2, RunState.FAILED: 3}
+
+
+def _run_to_follow(event: ZohoEvent, runs: Sequence[CoveringRun]) -> CoveringRun | None:
+    """The recorded run whose outcome settles `event`'s messages, or None when it needs a run.
+
+    A run covers the event's change if it holds the same event (for a bare webhook: the same
+    delivery, i.e. the same receive time). A succeeded run settles it; an unfinished one will; a
+    failed one does not. A bare webhook's other delivery is a change of its own: only a run
+    that has not started yet (so reads Zoho after it) can take it over.
+    """
+    same = [run for run in runs if event.identifies_change or run.occurred_at == event.occurred_at]
+    candidates = [run for run in same if run.state is not RunState.FAILED]
+    if not event.identifies_change:
+        candidates += [run for run in runs if run.state is RunState.WAITING and run not in same]
+    return min(candidates, key=lambda run: _PREFERENCE[run.state], default=None)

@@ -6,7 +6,9 @@ with the request's run key already exists for that sensor (its `fetch_existing_r
 only then stores the tick's cursor. `SensorDaemon` does the same against a real Dagster
 instance, with the three steps callable on their own so that tests can "crash" between them.
 Runs are either executed in process (`execute_in_process`) or only recorded, as the daemon
-records a run before a run launcher starts it.
+records a run before a run launcher starts it; a recorded run can then be moved on (started,
+succeeded, failed) through the instance's event log, as a run worker would report it, so that
+tests about acknowledgement need no Zoho behind the run.
 
 `private_event_home` gives a test its own home (local queues, DuckDB, lake) and environment.
 """
@@ -22,8 +24,10 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.events import DagsterEvent, DagsterEventType
 
-from zoho_pipelines.defs.events import EventQueuesResource, events_definitions
+from zoho_pipelines.clock import Clock
+from zoho_pipelines.defs.events import ClockResource, EventQueuesResource, events_definitions
 from zoho_pipelines.defs.resources import default_resources
 from zoho_pipelines.events.local_router import LocalRouter
 from zoho_pipelines.events.model import ZohoEvent, parse_notification
@@ -38,6 +42,8 @@ class SensorDaemon:
     defs: dg.Definitions
     sensor_name: str
     execute: bool = True
+    finish_as: dg.DagsterRunStatus | None = None
+    """With `execute=False`: report every recorded run finished with this status at once."""
     cursor: str | None = None
     results: list[dg.ExecuteInProcessResult] = field(default_factory=list)
     skipped_run_keys: list[str] = field(default_factory=list)
@@ -74,10 +80,33 @@ class SensorDaemon:
                 self.results.append(outcome)
                 run_ids.append(outcome.run_id)
             else:
-                run_ids.append(
-                    self.instance.create_run_for_job(job, run_config=request.run_config, tags=tags).run_id
-                )
+                run = self.instance.create_run_for_job(job, run_config=request.run_config, tags=tags)
+                run_ids.append(run.run_id)
+                if self.finish_as is not None:
+                    self.finish(run.run_id, self.finish_as)
         return run_ids
+
+    def finish(self, run_id: str, status: dg.DagsterRunStatus) -> None:
+        """Move a recorded run to `status` (STARTED, SUCCESS, FAILURE) as its worker would."""
+        run = self.instance.get_run_by_id(run_id)
+        assert run is not None
+        kinds = {
+            dg.DagsterRunStatus.STARTED: [DagsterEventType.RUN_START],
+            dg.DagsterRunStatus.SUCCESS: [DagsterEventType.RUN_START, DagsterEventType.RUN_SUCCESS],
+            dg.DagsterRunStatus.FAILURE: [DagsterEventType.RUN_START, DagsterEventType.RUN_FAILURE],
+        }[status]
+        if run.status == dg.DagsterRunStatus.STARTED:
+            kinds = kinds[1:]
+        for kind in kinds:
+            self.instance.report_dagster_event(
+                DagsterEvent(event_type_value=kind.value, job_name=run.job_name), run_id=run_id
+            )
+
+    def finish_all(self, status: dg.DagsterRunStatus) -> None:
+        """Finish every run of the sensor that has not finished yet."""
+        for run in self.runs():
+            if not run.is_finished:
+                self.finish(run.run_id, status)
 
     def commit(self, result: dg.SensorResult) -> None:
         self.cursor = result.cursor
@@ -108,6 +137,8 @@ class SensorDaemon:
 
 
 _BASE_MS = int(datetime(2026, 11, 20, tzinfo=UTC).timestamp() * 1000)
+RECEIVED_AT = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+"""When the test events reached the ingress: after every time they carry, on any calendar date."""
 
 
 def notification_events(
@@ -117,6 +148,7 @@ def notification_events(
     *,
     channel_id: str = "1000000068001",
     at_ms: int | None = None,
+    received_at: datetime = RECEIVED_AT,
 ) -> list[ZohoEvent]:
     """The events the ingress makes of one Notification API delivery."""
     payload = {
@@ -130,7 +162,7 @@ def notification_events(
         "channel_id": channel_id,
         "token": "irrelevant-here",
     }
-    return parse_notification(payload, received_at=datetime.now(UTC))
+    return parse_notification(payload, received_at=received_at)
 
 
 def many_events(
@@ -176,9 +208,14 @@ class EventHome:
     def warehouse_url(self) -> str:
         return f"duckdb:///{self.root / 'warehouse.duckdb'}"
 
-    def definitions(self, **queue_options: object) -> dg.Definitions:
+    def definitions(self, *, clock: Clock | None = None, **queue_options: object) -> dg.Definitions:
+        """The event definitions on this home's queues; on `clock` when given (e.g. the
+        sandbox's, wherever the runs must agree with Zoho on the time), else the machine's."""
         queues = EventQueuesResource(local_dir=str(self.queue_dir), **queue_options)
-        return events_definitions({**default_resources(), "event_queues": queues})
+        resources: dict[str, object] = {**default_resources(), "event_queues": queues}
+        if clock is not None:
+            resources["event_clock"] = ClockResource.using(clock)
+        return events_definitions(resources)
 
 
 @contextmanager

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from zoho_pipelines.events.model import Operation, ZohoEvent, parse_notification
+from zoho_pipelines.events.model import Operation, ZohoEvent, parse_notification, parse_webhook
 from zoho_pipelines.events.processing.batches import EventBatch, group_events
+
+RECEIVED = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)  # after every event time below
 
 
 def notification(module: str, operation: str, ids: list[str], at_ms: int) -> list[ZohoEvent]:
@@ -20,7 +22,7 @@ def notification(module: str, operation: str, ids: list[str], at_ms: int) -> lis
         "channel_id": "42",
         "token": "t",
     }
-    return parse_notification(payload, received_at=datetime.now(UTC))
+    return parse_notification(payload, received_at=RECEIVED)
 
 
 def stream(count: int) -> list[ZohoEvent]:
@@ -67,6 +69,31 @@ def test_run_keys_depend_on_the_events_alone_not_on_their_order_or_repeats() -> 
     missing_one = group_events(events[1:], target="refresh")
     assert {batch.run_key for batch in missing_one} != {batch.run_key for batch in first}
     assert all(batch.run_key.startswith("refresh:crm:") for batch in first)
+
+
+def test_a_retry_of_the_same_events_gets_its_own_run_key() -> None:
+    events = stream(30)
+    first = group_events(events, target="refresh")
+    retried = group_events(events, target="refresh", attempts={events[0].event_id: 2})
+
+    assert [batch.attempt for batch in first] == [1] * len(first)
+    changed = [(a.run_key, b.run_key) for a, b in zip(first, retried, strict=True) if a.run_key != b.run_key]
+    assert len(changed) == 1  # only the batch holding the retried event
+    assert changed[0][1].endswith(":2")
+    assert EventBatch.from_config(retried[0].to_config()) == retried[0]
+
+
+def test_a_bare_webhooks_later_change_is_a_new_run_key_and_keeps_the_later_time() -> None:
+    fields = {"module": "Deals", "operation": "update", "id": "9"}
+    (earlier,) = parse_webhook(fields, received_at=RECEIVED)
+    (later,) = parse_webhook(fields, received_at=RECEIVED + timedelta(minutes=4))
+    assert earlier.event_id == later.event_id  # a bare webhook cannot tell its changes apart...
+
+    (alone,) = group_events([earlier], target="refresh")
+    (both,) = group_events([later, earlier], target="refresh")
+
+    assert alone.run_key != both.run_key  # ...but its run key can: the receive time takes part
+    assert both.events[0].occurred_at == later.occurred_at
 
 
 def test_large_groups_split_by_record_count_the_same_way_every_time() -> None:

@@ -37,7 +37,7 @@ def expiry_in_sandbox(sandbox: RunningSandbox) -> datetime:
 def test_a_missing_channel_is_subscribed_and_a_fresh_one_left_alone(
     small_sandbox: RunningSandbox, zoho: ZohoClient
 ) -> None:
-    now = datetime.now(UTC)
+    now = small_sandbox.clock.now()  # the sandbox judges expiries by its own clock
 
     first = ensure(zoho, now)
     second = ensure(zoho, now + timedelta(minutes=30))
@@ -52,7 +52,7 @@ def test_a_missing_channel_is_subscribed_and_a_fresh_one_left_alone(
 def test_a_channel_close_to_expiry_is_renewed_before_it_lapses(
     small_sandbox: RunningSandbox, zoho: ZohoClient
 ) -> None:
-    now = datetime.now(UTC)
+    now = small_sandbox.clock.now()  # the sandbox judges expiries by its own clock
     ensure(zoho, now)
 
     later = now + timedelta(minutes=70)  # 50 minutes left, less than RENEW_WITHIN
@@ -65,7 +65,7 @@ def test_a_channel_close_to_expiry_is_renewed_before_it_lapses(
 def test_a_changed_configuration_replaces_the_subscription(
     small_sandbox: RunningSandbox, zoho: ZohoClient
 ) -> None:
-    now = datetime.now(UTC)
+    now = small_sandbox.clock.now()  # the sandbox judges expiries by its own clock
     ensure(zoho, now)
 
     replaced = ensure(zoho, now, events=("Contacts.all",), notify_url="http://127.0.0.1:10/zoho/events")
@@ -79,7 +79,7 @@ def test_a_refused_subscription_fails_loudly_without_the_token(
     small_sandbox: RunningSandbox, zoho: ZohoClient
 ) -> None:
     with pytest.raises(ChannelError, match="INVALID_DATA") as raised:
-        ensure(zoho, datetime.now(UTC), events=("NoSuchModule.all",))
+        ensure(zoho, small_sandbox.clock.now(), events=("NoSuchModule.all",))
 
     assert "channel-token-0001" not in str(raised.value)
     assert str(CHANNEL) not in small_sandbox.state.notifications.channels
