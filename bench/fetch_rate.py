@@ -3,6 +3,7 @@
 Usage:
     .venv/bin/python bench/fetch_rate.py --records 100000 --latency-ms 100 --concurrency 10
     .venv/bin/python bench/fetch_rate.py --strategy coql --strategy parallel
+    .venv/bin/python bench/fetch_rate.py --strategy auto --shape clustered
 
 The sandbox runs in its own process (so its CPU and memory are not the client's) with the given
 per-call latency and concurrency limit; the client is configured with the same concurrency. Every
@@ -21,8 +22,9 @@ from functools import partial
 import httpx
 from rich.console import Console
 from rich.table import Table
+from suite.clustered import SHAPES, start_day_sandbox
 
-from zoho_pipelines.sandbox.server import SandboxConfig, start_sandbox
+from zoho_pipelines.sandbox.server import SandboxConfig
 from zoho_pipelines.settings import load_settings
 from zoho_pipelines.zoho import ZohoClient
 from zoho_pipelines.zoho.crm_bulk import BulkPolling
@@ -30,7 +32,7 @@ from zoho_pipelines.zoho.windows import zoho_iso
 
 ANCHOR = datetime(2026, 11, 27, 12, tzinfo=UTC)
 MODULE = "Deals"
-STRATEGIES = ("pages", "parallel", "coql", "parallel-coql", "bulk")
+STRATEGIES = ("pages", "parallel", "coql", "parallel-coql", "bulk", "auto")
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ def _reader(client: ZohoClient, strategy: str) -> Callable[..., Iterator[list[di
         "coql": crm.iter_modified_coql,
         "parallel-coql": partial(crm.iter_modified_parallel, via="coql"),
         "bulk": crm.iter_bulk,
+        "auto": crm.iter_modified_auto,
     }[strategy]
 
 
@@ -99,6 +102,7 @@ def main() -> None:
         "--strategy", action="append", choices=STRATEGIES, help="repeatable; default: all but bulk"
     )
     parser.add_argument("--fields", type=int, default=None, help="read only the first N fields")
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="uniform", help="the history's time shape")
     args = parser.parse_args()
     strategies = args.strategy or ["pages", "parallel", "coql", "parallel-coql"]
 
@@ -109,7 +113,7 @@ def main() -> None:
         concurrency_limit=args.concurrency,
         credit_budget=10_000_000,
     )
-    with start_sandbox(config, subprocess=True) as sandbox:
+    with start_day_sandbox(config, args.shape) as sandbox:
         start, end = ANCHOR - timedelta(days=60), ANCHOR + timedelta(days=1)
         truth = httpx.get(
             f"{sandbox.url}/__sandbox/truth/{MODULE}",
@@ -120,7 +124,8 @@ def main() -> None:
         results = [measure(name, env, args.fields, {str(i) for i in truth}) for name in strategies]
 
     title = (
-        f"{MODULE}: {args.records:,} records, {args.latency_ms:g} ms latency, concurrency {args.concurrency}"
+        f"{MODULE}, {args.shape} history: {args.records:,} records, {args.latency_ms:g} ms latency, "
+        f"concurrency {args.concurrency}"
     )
     table = Table(title=title)
     columns = (
