@@ -143,9 +143,17 @@ class CrmClient:
             for window in plan
         )
         for batch in merge_concurrently(producers, max_workers=self.transport.concurrency):
-            fresh = [record for record in batch if str(record["id"]) not in seen_at_boundary]
-            if fresh:
-                yield fresh
+            if seen_at_boundary:  # until every one has come back again: then nothing is filtered
+                fresh = []
+                for record in batch:
+                    key = str(record["id"])
+                    if key in seen_at_boundary:
+                        seen_at_boundary.discard(key)
+                    else:
+                        fresh.append(record)
+                batch = fresh
+            if batch:
+                yield batch
 
     @staticmethod
     def _estimate_rest(probed: int, start: datetime, last_seen: datetime, end: datetime) -> float | None:
