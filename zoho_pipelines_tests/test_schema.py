@@ -572,3 +572,14 @@ def test_schemas_of_different_modules_do_not_merge(schema: ModuleSchema) -> None
     deals = build_module_schema(default_catalog().get("crm", "deals"), LEAD_METADATA)
     with pytest.raises(SchemaError, match="cannot merge"):
         merge_schemas(schema, deals)
+
+
+def test_integers_beyond_64_bits_are_kept_exactly_in_json_and_unfitted(normalizer: RecordNormalizer) -> None:
+    """orjson refuses them; the standard library's JSON keeps them, so even these never stop a sync."""
+    huge = 2**70 + 1
+    row = normalizer.records(
+        [lead(id="9", Brand_New_Type={"n": huge}, Big_Count=huge)], synced_at=SYNCED
+    ).to_pylist()[0]
+    assert json.loads(row["brand_new_type"]) == {"n": huge}
+    assert row["big_count"] is None
+    assert json.loads(row["_unfitted"]) == {"Big_Count": huge}
