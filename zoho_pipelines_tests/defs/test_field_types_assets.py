@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from zoho_pipelines.catalog import default_catalog
+from zoho_pipelines.catalog import ModuleSpec, default_catalog
 from zoho_pipelines.defs.batch import daily_partitions, module_assets
 from zoho_pipelines.defs.resources import default_resources
 from zoho_pipelines.lake import LocalLake, PartitionRef
@@ -46,7 +46,7 @@ def _materialize(day: date) -> dg.ExecuteInProcessResult:
         )
 
 
-def _lake_metadata(result: dg.ExecuteInProcessResult, spec) -> dict[str, object]:
+def _lake_metadata(result: dg.ExecuteInProcessResult, spec: ModuleSpec) -> dict[str, object]:
     (materialization,) = result.asset_materializations_for_node("__".join(spec.lake_asset_key))
     return {name: value.value for name, value in materialization.metadata.items()}
 
