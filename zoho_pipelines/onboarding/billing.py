@@ -1,15 +1,27 @@
 """The SetupBilling step's Books writes: the deal's customer, then its first invoice.
 
 Books takes no idempotency key, and the transport never blindly retries a POST, so each write is
-made idempotent here by looking for its own key first:
-- the customer is the Books contact linked to the deal's CRM account (`zcrm_account_id`). Zoho's
-  Books-CRM sync usually made it already; otherwise this step creates it under the account's name.
-  Books keeps contact names unique, so the name is also the look-up that finds a customer this step
-  created before a crash, in one call; the account-wide scan only runs when that finds nothing.
-- the invoice carries the deal's external key as its reference_number; Books does not keep those
-  unique, so the look-up (filtered by reference and customer) is what prevents a second invoice.
+made idempotent here, and only through what the Books API documents:
+
+- the customer is first looked for as Books' Zoho CRM integration links it: List Contacts filtered
+  by `zcrm_account_id` (https://www.zoho.com/books/api/v3/contacts/#list-contacts). Create a Contact
+  documents no such field, so a customer this step creates is not linked that way; it carries the
+  CRM account id in a contact custom field instead, and is written with Books' upsert by a unique
+  custom field value ("Update a contact using a custom field's unique value" with X-Upsert:
+  https://www.zoho.com/books/api/v3/contacts/#update-a-contact-using-a-custom-fields-unique-value):
+  one PUT that finds the contact an earlier attempt made (and re-applies the same values) or
+  creates it. Books enforces the uniqueness, so not even two executions at the same moment can
+  make two customers.
+- the invoice carries the deal's external key as its reference_number, looked up with List
+  Invoices' `reference_number` and `customer_id` filters
+  (https://www.zoho.com/books/api/v3/invoices/#list-invoices); Books does not keep references
+  unique, so that look-up is what prevents a second invoice.
 A crash between the two writes therefore costs nothing on the retry: the customer is found, the
-invoice is created once.
+invoice is created once. None of this depends on when an earlier attempt ran.
+
+Set-up (once per Books organization): Settings > Preferences > Customers and Vendors > Custom
+Fields > New Custom Field: label "CRM Account ID", data type Text, "Prevent Duplicate Values" on;
+its API name must be `cf_crm_account_id` (`CRM_ACCOUNT_FIELD`).
 
 The invoice is created as a draft dated the day it is raised, for the deal's amount in the
 customer's currency: the first bill of a new customer goes to finance for review rather than
@@ -17,25 +29,26 @@ straight to the customer's inbox from an event-driven flow. A deal without an am
 customer but no invoice. (A recurring profile would need a schedule the deal does not carry; the
 client can create one, `BooksClient.create_recurring_invoice`, once a deal field says so.)
 
-Two executions for the same deal running at the very same moment could both miss and both create;
-the onboarding rule (one execution per Closed Won event, events de-duplicated upstream) keeps that
-out, and Books' unique contact names stop the customer half of it.
+Two executions for the same deal running at the very same moment could both miss the invoice and
+both create one; the onboarding rule (one execution per Closed Won event, events de-duplicated
+upstream) keeps that out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from zoho_pipelines.onboarding.errors import CustomerNameTaken
 from zoho_pipelines.zoho.books import BooksClient
+from zoho_pipelines.zoho.errors import ZohoInvalidDataError
 
 Record = dict[str, Any]
-# Books contacts of every age qualify: a customer synced years ago is still the customer.
-BEGINNING = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_NAME_LENGTH = 200
+CRM_ACCOUNT_FIELD = "cf_crm_account_id"
+"""The Books contact custom field (unique) that holds the CRM account id of a customer we made."""
+NAME_IN_USE = "3062"  # Books: "The contact name already exists."
 
 
 @dataclass(frozen=True)
@@ -52,51 +65,51 @@ def customer_name(deal: Mapping[str, Any]) -> str:
 
 
 class BooksBilling:
-    def __init__(self, books: BooksClient, *, clock: Callable[[], datetime]) -> None:
+    def __init__(self, books: BooksClient) -> None:
         self._books = books
-        self._clock = clock
 
     def ensure_customer(self, deal: Mapping[str, Any]) -> Outcome:
-        """The Books customer linked to the deal's CRM account: found, else created."""
+        """The Books customer of the deal's CRM account: the linked one, else ours (found or made)."""
         account_id = deal["account_id"]
+        linked = [
+            contact
+            for contact in self._books.search("contacts", {"zcrm_account_id": account_id})
+            if _customer_of(contact, account_id)
+        ]
+        if linked:
+            return Outcome(linked[0], created=False)
         name = customer_name(deal)
-        same_name = [
+        try:
+            record, created = self._books.upsert_contact(
+                {
+                    "contact_name": name,
+                    "company_name": deal.get("account_name") or name,
+                    "contact_type": "customer",
+                    "customer_sub_type": "business",
+                    "notes": f"Created by the deal onboarding of CRM deal {deal['id']}.",
+                },
+                unique_field=CRM_ACCOUNT_FIELD,
+                unique_value=account_id,
+            )
+        except ZohoInvalidDataError as error:
+            if error.code == NAME_IN_USE:
+                raise self._name_taken(name, account_id) from None
+            raise
+        return Outcome(record, created=created)
+
+    def _name_taken(self, name: str, account_id: str) -> CustomerNameTaken:
+        """Books keeps contact names unique: say which contact holds the account's name."""
+        holders = [
             contact
             for contact in self._books.search("contacts", {"contact_name": name})
             if str(contact.get("contact_name", "")).casefold() == name.casefold()
         ]
-        for contact in same_name:
-            if _customer_of(contact, account_id):
-                return Outcome(contact, created=False)
-        synced = self._linked_customer(account_id)
-        if synced is not None:
-            return Outcome(synced, created=False)
-        if same_name:
-            raise CustomerNameTaken(
-                f"the Books contact {same_name[0].get('contact_id')} is named {name!r} but belongs to CRM "
-                f"account {same_name[0].get('zcrm_account_id') or '(none)'}, not {account_id}; "
-                "rename one of them, then redrive the execution"
-            )
-        created = self._books.create_contact(
-            {
-                "contact_name": name,
-                "company_name": deal.get("account_name") or name,
-                "contact_type": "customer",
-                "customer_sub_type": "business",
-                "zcrm_account_id": account_id,
-                "notes": f"Created by the deal onboarding of CRM deal {deal['id']}.",
-            }
+        holder = holders[0] if holders else {}
+        return CustomerNameTaken(
+            f"the Books contact {holder.get('contact_id') or '(unknown)'} is named {name!r} but is not the "
+            f"customer of CRM account {account_id}; rename one of them (or link it to the account), "
+            "then redrive the execution"
         )
-        return Outcome(created, created=True)
-
-    def _linked_customer(self, account_id: str) -> Record | None:
-        """A scan of every contact: the sync may have named the customer differently."""
-        until = self._clock() + timedelta(minutes=5)
-        for batch in self._books.iter_records("contacts", BEGINNING, until):
-            for contact in batch:
-                if _customer_of(contact, account_id):
-                    return contact
-        return None
 
     def ensure_invoice(
         self, deal: Mapping[str, Any], customer: Mapping[str, Any], key: str

@@ -5,7 +5,9 @@ operator's redrive) and must leave Zoho as one run would, so every write first l
 result:
 - CreateZohoProject looks for a project carrying the deal's external key (Projects' External Key
   field) before creating one, because Zoho Projects itself does not refuse a second project with
-  the same key;
+  the same key. It looks at every project, of any age and status: a deal can be onboarded again
+  hours or months later (a redrive, a deal reopened and won again), and a look-back window
+  would miss the first project and make a second;
 - SetupBilling finds or creates the Books customer of the deal's account, then finds (by the same
   external key, as reference_number) or creates the deal's first invoice; see `billing`;
 - AIEnrichment is rule-based: a 0-10 fit score from the deal amount and the account's size and
@@ -20,20 +22,19 @@ result:
   e-mails) twice.
 
 State passed between steps is plain JSON (what Step Functions carries): `deal` from qualification,
-then `project`, `billing`, `enrichment`, `welcome` beside it.
+then `project`, `billing`, `enrichment`, `welcome` beside it. No step depends on the time: each
+finds its own earlier result by a key, not by when it was made.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
 from typing import Any
 
 from zoho_pipelines.onboarding.billing import BooksBilling
 from zoho_pipelines.onboarding.errors import DealNotQualified, OnboardingError
 from zoho_pipelines.zoho.client import ZohoClient
 from zoho_pipelines.zoho.errors import ZohoAPIError
-from zoho_pipelines.zoho.projects import EXTERNAL_KEY_COLUMN
 
 CLOSED_WON = "Closed Won"
 DEAL_FIELDS = ("Deal_Name", "Stage", "Amount", "Account_Name", "Owner", "Closing_Date")
@@ -41,9 +42,6 @@ ACCOUNT_FIELDS = ("Account_Name", "Industry", "Employees", "Annual_Revenue")
 WELCOME_STEP = "Welcome sequence started"
 SCORE_FIELD = "Deal_Score__c"
 NEXT_STEP_FIELD = "Next_Step"
-# How far before qualification a project for this deal could have been created: clock skew
-# between Lambda and Zoho, plus a previous execution for the same deal shortly before.
-LOOKUP_MARGIN = timedelta(hours=1)
 
 
 def external_key(deal_id: str) -> str:
@@ -52,12 +50,9 @@ def external_key(deal_id: str) -> str:
 
 
 class OnboardingSteps:
-    def __init__(
-        self, client: ZohoClient, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    ) -> None:
+    def __init__(self, client: ZohoClient) -> None:
         self._client = client
-        self._clock = clock
-        self._billing = BooksBilling(client.books, clock=clock)
+        self._billing = BooksBilling(client.books)
 
     def qualify(self, event: Mapping[str, Any]) -> dict[str, Any]:
         """The Closed Won event (EventBridge detail) -> the deal as the next steps need it."""
@@ -84,18 +79,15 @@ class OnboardingSteps:
                 "owner_id": str(owner.get("id") or ""),
                 "closing_date": record.get("Closing_Date"),
             },
-            "qualified_at": self._clock().isoformat(),
         }
 
     def create_project(self, state: Mapping[str, Any]) -> dict[str, Any]:
         """The deal's project: the one a previous attempt created, else a new one."""
         deal = state["deal"]
         key = external_key(deal["id"])
-        existing = self._find_project(
-            key, since=datetime.fromisoformat(state["qualified_at"]) - LOOKUP_MARGIN
-        )
-        if existing is not None:
-            return _project_summary(existing, created=False)
+        existing = self._client.projects.find_by_external_key(key)
+        if existing:
+            return _project_summary(existing[0], created=False)
         project = self._client.projects.create_project(
             f"Onboarding: {deal['name']}",
             description=f"Onboarding for {deal['account_name'] or 'the account'} (CRM deal {deal['id']})",
@@ -104,15 +96,6 @@ class OnboardingSteps:
             external_key=key,
         )
         return _project_summary(project, created=True)
-
-    def _find_project(self, key: str, *, since: datetime) -> dict[str, Any] | None:
-        # Any project created for this deal was created (so last modified) after `since`.
-        until = self._clock() + timedelta(minutes=5)
-        for batch in self._client.projects.iter_projects(since, until):
-            for project in batch:
-                if _custom_field(project, EXTERNAL_KEY_COLUMN) == key:
-                    return project
-        return None
 
     def setup_billing(self, state: Mapping[str, Any]) -> dict[str, Any]:
         """The deal's Books customer (found or created) and its first invoice (found or created)."""
@@ -195,13 +178,6 @@ def _deal_id(event: Mapping[str, Any]) -> str:
     if isinstance(ids, list) and len(ids) == 1 and str(ids[0]).isdigit():
         return str(ids[0])
     raise DealNotQualified("the event must name exactly one deal id")
-
-
-def _custom_field(project: Mapping[str, Any], column: str) -> str | None:
-    for field in project.get("custom_fields") or ():
-        if isinstance(field, dict) and field.get("column_name") == column:
-            return str(field.get("value") or "")
-    return None
 
 
 def _project_summary(project: Mapping[str, Any], *, created: bool) -> dict[str, Any]:

@@ -1,13 +1,22 @@
 """Zoho Books v3 endpoints of the sandbox: organizations, contacts, items, invoices, bills,
 customer payments and recurring invoices, listed with page/per_page and filtered on
 last_modified_time like Books; and the writes onboarding makes: POST /contacts, /invoices and
-/recurringinvoices.
+/recurringinvoices, and PUT /contacts by a unique custom field with X-Upsert.
 
 Writes take Books' JSON body (or the older form field JSONString), are validated the way Books
 refuses bad input (HTTP 400 with a Books code and message; a contact name or recurrence name
-already in use is refused, since Books keeps those unique), answer 201 with the created record, and
-are kept: later GETs, lists and filters return them. Books does not deduplicate invoices by
-reference number, and neither does the sandbox: idempotency is the caller's job.
+already in use is refused, since Books keeps those unique, and so is a value already held by a
+custom field set to prevent duplicates), answer 201 with the created record, and are kept: later
+GETs, lists and filters return them. Books does not deduplicate invoices by reference number, and
+neither does the sandbox: idempotency is the caller's job. A created contact is not linked to a
+CRM account (`zcrm_account_id` stays empty whatever the request says): Create a Contact documents
+no such field; the link is the Books-CRM integration's, which made the generated customers.
+
+"Update a contact using a custom field's unique value"
+(https://www.zoho.com/books/api/v3/contacts/#update-a-contact-using-a-custom-fields-unique-value):
+PUT /contacts with X-Unique-Identifier-Key (a unique custom field's api name) and
+X-Unique-Identifier-Value updates the contact holding that value (200), or with X-Upsert: true
+creates it when none does (201), or answers 404.
 
 Auth, latency, rate limits, faults and call statistics are the sandbox middleware's job; these
 handlers only answer the Books protocol, including its error bodies ({"code": n, "message": ...}).
@@ -31,6 +40,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from zoho_pipelines.clock import SYSTEM_CLOCK, Clock
 from zoho_pipelines.sandbox.books_data import (
     BASE_CURRENCY,
+    CONTACT_CUSTOM_FIELDS,
     CURRENCIES,
     ENTITIES,
     LIST_FILTERS,
@@ -52,6 +62,8 @@ MAX_REFERENCE_LENGTH = 100
 INVALID_VALUE = 4  # Books: "Invalid value passed for <field>"
 NAME_IN_USE = 3062
 RECURRENCE_NAME_IN_USE = 11012
+CUSTOM_VALUE_IN_USE = 3075
+NOT_FOUND = 1002
 
 
 class BooksError(Exception):
@@ -185,16 +197,21 @@ class BooksApi:
                 routes=[
                     Route("/organizations", self.list_organizations),
                     Route("/organizations/{organization_id}", self.get_organization),
-                    Route("/{entity}", self.collection, methods=["GET", "POST"]),
+                    Route("/{entity}", self.collection, methods=["GET", "POST", "PUT"]),
                     Route("/{entity}/{record_id}", self.get_record, methods=["GET"]),
                 ],
             )
         ]
 
     async def collection(self, request: Request) -> Response:
-        """GET lists an entity, POST creates one (contacts, invoices, recurring invoices)."""
-        if request.method != "POST":
+        """GET lists an entity, POST creates one (contacts, invoices, recurring invoices), PUT
+        updates (or upserts) a contact by a unique custom field."""
+        if request.method == "GET":
             return await self.list_records(request)
+        if request.method == "PUT":
+            if request.path_params["entity"] != "contacts":
+                return books_json({"code": 5, "message": "Invalid URL Passed"}, 404)
+            return await self.upsert_contact(request)
         create = {
             "contacts": self.create_contact,
             "invoices": self.create_invoice,
@@ -305,6 +322,30 @@ class BooksApi:
             lambda data, fields, now_ms: data.create_contact(fields, now_ms),
         )
 
+    async def upsert_contact(self, request: Request) -> Response:
+        try:
+            org = self._organization(request)
+            api_name = (request.headers.get("x-unique-identifier-key") or "").strip()
+            value = (request.headers.get("x-unique-identifier-value") or "").strip()
+            if api_name not in CONTACT_CUSTOM_FIELDS or not CONTACT_CUSTOM_FIELDS[api_name][2]:
+                raise _invalid("X-Unique-Identifier-Key")
+            if not value:
+                raise _invalid("X-Unique-Identifier-Value")
+            body = await _request_body(request)
+            index = org.data.contact_with(api_name, value)
+            if index is None and (request.headers.get("x-upsert") or "").lower() != "true":
+                raise BooksError(404, NOT_FOUND, "Contact does not exist.")
+            custom = [*(body.get("custom_fields") or []), {"api_name": api_name, "value": value}]
+            fields = _contact_fields(org.data, {**body, "custom_fields": custom}, exclude=index)
+        except BooksError as error:
+            return books_json({"code": error.code, "message": error.message}, error.status)
+        now_ms = epoch_ms(self.clock.now())
+        if index is None:
+            record = org.data.create_contact(fields, now_ms)
+            return books_json({"code": 0, "message": "The contact has been added.", "contact": record}, 201)
+        record = org.data.update_contact(index, fields, now_ms)
+        return books_json({"code": 0, "message": "Contact information has been saved.", "contact": record})
+
     async def create_invoice(self, request: Request) -> Response:
         sent = (request.query_params.get("send") or "false").lower() == "true"
         return await self._create(
@@ -391,9 +432,13 @@ def _whole(body: Mapping[str, Any], field: str, default: int, minimum: int) -> i
     return value
 
 
-def _contact_fields(data: BooksDataset, body: dict[str, Any]) -> dict[str, Any]:
+def _contact_fields(
+    data: BooksDataset, body: dict[str, Any], *, exclude: int | None = None
+) -> dict[str, Any]:
+    """Validated contact values; `exclude` is the contact being updated (its own name and
+    custom values do not count as taken)."""
     name = _text(body, "contact_name", required=True)
-    if data.name_taken("contacts", "contact_name", name):
+    if data.name_taken("contacts", "contact_name", name, exclude=exclude):
         raise BooksError(
             400, NAME_IN_USE, "The contact name already exists. Please specify a different name."
         )
@@ -406,9 +451,6 @@ def _contact_fields(data: BooksDataset, body: dict[str, Any]) -> dict[str, Any]:
     currency = body.get("currency_code") or BASE_CURRENCY
     if currency not in CURRENCIES:
         raise _invalid("currency_code")
-    zcrm_account_id = _text(body, "zcrm_account_id", limit=30)
-    if zcrm_account_id and not zcrm_account_id.isdigit():
-        raise _invalid("zcrm_account_id")
     email = _text(body, "email", limit=100)
     if email and "@" not in email:
         raise _invalid("email")
@@ -419,13 +461,40 @@ def _contact_fields(data: BooksDataset, body: dict[str, Any]) -> dict[str, Any]:
         "customer_sub_type": sub_type,
         "currency_code": currency,
         "payment_terms": _whole(body, "payment_terms", 0, 0),
-        "zcrm_account_id": zcrm_account_id,
+        "custom_fields": _custom_values(data, body.get("custom_fields"), exclude=exclude),
         "first_name": _text(body, "first_name", limit=100),
         "last_name": _text(body, "last_name", limit=100),
         "email": email,
         "phone": _text(body, "phone", limit=50),
         "notes": _text(body, "notes", limit=5_000),
     }
+
+
+def _custom_values(data: BooksDataset, raw: Any, *, exclude: int | None) -> dict[str, str]:
+    """`custom_fields` ([{"api_name" or "customfield_id", "value"}]) as {api name: value}; a value
+    a duplicate-preventing field already holds on another contact is refused."""
+    if raw in (None, []):
+        return {}
+    if not isinstance(raw, list):
+        raise _invalid("custom_fields")
+    by_id = {field_id: api_name for api_name, (field_id, _, _) in CONTACT_CUSTOM_FIELDS.items()}
+    values: dict[str, str] = {}
+    for entry in raw:
+        if not isinstance(entry, dict):
+            raise _invalid("custom_fields")
+        api_name = entry.get("api_name") or by_id.get(str(entry.get("customfield_id") or ""))
+        if api_name not in CONTACT_CUSTOM_FIELDS:
+            raise _invalid("custom_fields")
+        value = entry.get("value")
+        if value is None or isinstance(value, dict | list) or len(str(value)) > MAX_NAME_LENGTH:
+            raise _invalid(api_name)
+        values[api_name] = str(value).strip()
+    for api_name, value in values.items():
+        holder = data.contact_with(api_name, value) if value and CONTACT_CUSTOM_FIELDS[api_name][2] else None
+        if holder is not None and holder != exclude:
+            label = CONTACT_CUSTOM_FIELDS[api_name][1]
+            raise BooksError(400, CUSTOM_VALUE_IN_USE, f"The value {value} already exists for {label}.")
+    return values
 
 
 def _document_fields(data: BooksDataset, body: dict[str, Any]) -> dict[str, Any]:

@@ -66,12 +66,19 @@ FIRST_IDS = {
     "recurringinvoices": 460_000_000_400_000,
 }
 # The list filters each entity understands (Books ignores the ones it does not know, and so do we).
+# zcrm_account_id is one List Contacts documents: https://www.zoho.com/books/api/v3/contacts/#list-contacts
 LIST_FILTERS = {
-    "contacts": ("contact_name", "contact_name_contains", "contact_type"),
+    "contacts": ("contact_name", "contact_name_contains", "contact_type", "zcrm_account_id"),
     "invoices": ("reference_number", "customer_id"),
     "recurringinvoices": ("recurrence_name", "customer_id"),
 }
 RECURRENCE_FREQUENCIES = ("days", "weeks", "months", "years")
+# The organization's contact custom fields (Settings > Preferences > Customers and Vendors >
+# Custom Fields): api name -> (id, label, whether "Prevent Duplicate Values" is on).
+CONTACT_CUSTOM_FIELDS = {
+    "cf_crm_account_id": ("460000000098001", "CRM Account ID", True),
+    "cf_segment": ("460000000098003", "Segment", False),
+}
 
 BASE_CURRENCY = "USD"
 # (currency_id, exchange rate to the base currency, share of customers billed in it)
@@ -549,6 +556,10 @@ class BooksDataset:
             return self._generated_contact_names()[index]
         if entity == "contacts" and field == "contact_type":
             return "vendor" if self.is_vendor[index] else "customer"
+        if entity == "contacts" and field == "zcrm_account_id":
+            if self.is_vendor[index]:
+                return ""
+            return str(int(self.account_ids[int(self.account_of_customer[int(self.customer_rank[index])])]))
         if entity == "invoices" and field == "reference_number":
             return reference_number(index)
         if entity == "invoices" and field == "customer_id":
@@ -567,19 +578,53 @@ class BooksDataset:
         index = self.timelines["contacts"].index_of(int(contact_id)) if contact_id.isdigit() else None
         return None if index is None else self.render("contacts", index)
 
-    def name_taken(self, entity: str, field: str, name: str) -> bool:
-        """Whether a record of `entity` already holds `name` in `field` (compared as Books does)."""
+    def name_taken(self, entity: str, field: str, name: str, *, exclude: int | None = None) -> bool:
+        """Whether a record of `entity` (other than index `exclude`) already holds `name` in
+        `field` (compared as Books does)."""
         everything = np.arange(len(self.timelines[entity]))
-        return bool(len(self.filter(entity, everything, {field: name})))
+        return any(index != exclude for index in self.filter(entity, everything, {field: name}).tolist())
+
+    def contact_with(self, api_name: str, value: str) -> int | None:
+        """The index of the contact whose custom field `api_name` holds `value` (only created
+        contacts carry custom field values), or None."""
+        with self._write_lock:
+            for index, record in self._stored["contacts"].items():
+                if str(record.get(api_name) or "") == value:
+                    return index
+        return None
 
     def create_contact(self, fields: Mapping[str, Any], now_ms: int) -> dict:
-        """Store a new contact; `fields` are validated request values (contact_name at least)."""
+        """Store a new contact; `fields` are validated request values (contact_name at least).
+
+        Not linked to CRM: Books links a contact to a CRM account through its Zoho CRM
+        integration, and Create a Contact documents no field that does it.
+        """
+        return self._store("contacts", now_ms, lambda record_id, index: self._contact_record(fields))
+
+    def update_contact(self, index: int, fields: Mapping[str, Any], now_ms: int) -> dict:
+        """Apply validated request values to a created contact; its last_modified_time moves
+        only when a value changed, as an edit that saves nothing changes nothing."""
+        with self._write_lock:
+            stored = self._stored["contacts"][index]
+            updated = {**stored, **self._contact_record(fields, keep=stored)}
+            if updated != stored:
+                timeline = self.timelines["contacts"]
+                timeline.modified_ms[index] = max(int(timeline.modified_ms[index]), now_ms // 1000 * 1000)
+                timeline._reindex()  # the modified-time order changed
+                updated.update(self._times("contacts", index))
+                self._stored["contacts"][index] = updated
+            return dict(updated)
+
+    def _contact_record(self, fields: Mapping[str, Any], *, keep: Mapping[str, Any] | None = None) -> dict:
+        """A contact's stored fields from request values; on an update (`keep`), the custom
+        fields the request leaves out keep their values."""
         name = fields["contact_name"]
         customer = fields.get("contact_type", "customer") == "customer"
         currency = fields.get("currency_code") or BASE_CURRENCY
         terms_days = int(fields.get("payment_terms", 0))
-        zcrm_account_id = fields.get("zcrm_account_id", "")
-        record = {
+        custom = {api_name: str((keep or {}).get(api_name) or "") for api_name in CONTACT_CUSTOM_FIELDS}
+        custom.update(fields.get("custom_fields") or {})
+        return {
             "contact_name": name,
             "customer_name": name if customer else "",
             "vendor_name": "" if customer else name,
@@ -588,8 +633,8 @@ class BooksDataset:
             "customer_sub_type": fields.get("customer_sub_type", "business"),
             "status": "active",
             "source": "api",
-            "is_linked_with_zohocrm": bool(zcrm_account_id),
-            "zcrm_account_id": zcrm_account_id,
+            "is_linked_with_zohocrm": False,
+            "zcrm_account_id": "",
             "zcrm_contact_id": "",
             "first_name": fields.get("first_name", ""),
             "last_name": fields.get("last_name", ""),
@@ -601,8 +646,13 @@ class BooksDataset:
             "payment_terms_label": _terms_label(terms_days),
             "notes": fields.get("notes", ""),
             "contact_persons": [],
+            "custom_fields": [
+                {"customfield_id": field_id, "api_name": api_name, "label": label, "value": custom[api_name]}
+                for api_name, (field_id, label, _) in CONTACT_CUSTOM_FIELDS.items()
+                if custom[api_name]
+            ],
+            **{api_name: value for api_name, value in custom.items() if value},
         }
-        return self._store("contacts", now_ms, lambda record_id, index: record)
 
     def create_invoice(
         self, fields: Mapping[str, Any], lines: Sequence[LineItem], now_ms: int, *, sent: bool

@@ -173,8 +173,8 @@ class ProjectsApi:
         fields = dict(parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True))
         if not fields.get("name", "").strip():
             return ProjectsError(400, 6831, "Input Parameter Missing: name").response()
-        record, created = self.data.create_project(fields, epoch_ms(self.clock), _base_url(request))
-        return projects_json({"projects": [record]}, 201 if created else 200)
+        record = self.data.create_project(fields, epoch_ms(self.clock), _base_url(request))
+        return projects_json({"projects": [record]}, 201)
 
     async def list_project_tasks(self, request: Request) -> Response:
         try:

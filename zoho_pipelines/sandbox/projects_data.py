@@ -25,13 +25,13 @@ from zoho_pipelines.sandbox.lazy_records import (
     spread_times,
 )
 
-# The portal's custom project fields; UDF_CHAR3 carries a caller's idempotency key.
+# The portal's custom project fields; UDF_CHAR3 carries a caller's idempotency key, which Zoho
+# Projects, like any custom field, does not keep unique.
 CUSTOM_FIELDS = {
     "UDF_CHAR1": "CRM Account ID",
     "UDF_CHAR2": "CRM Deal ID",
     "UDF_CHAR3": "External Key",
 }
-EXTERNAL_KEY_COLUMN = "UDF_CHAR3"
 
 USERS = (
     ("2060758", "Patricia Boyle"),
@@ -113,7 +113,6 @@ class ProjectsDataset:
         self._build_tasks(rng, sizes)
         self._lock = threading.Lock()
         self._created: dict[int, dict[str, Any]] = {}
-        self._by_external_key: dict[str, int] = {}
 
     def _build_tasks(self, rng: np.random.Generator, sizes: ProjectsSizes) -> None:
         per_project = rng.integers(0, sizes.max_tasks_per_project + 1, size=len(self.projects))
@@ -233,15 +232,10 @@ class ProjectsDataset:
             "link": {"self": {"url": self_url}, "task": {"url": f"{self_url}tasks/"}},
         }
 
-    def create_project(
-        self, fields: dict[str, str], now_ms: int, base_url: str
-    ) -> tuple[dict[str, Any], bool]:
-        """Create a project from form fields; (record, created). A repeated external key
-        (UDF_CHAR3) returns the project made the first time instead of a duplicate."""
-        key = fields.get(EXTERNAL_KEY_COLUMN, "").strip()
+    def create_project(self, fields: dict[str, str], now_ms: int, base_url: str) -> dict[str, Any]:
+        """Create a project from form fields. Every create makes a new project, as in Zoho: a
+        repeated External Key (UDF_CHAR3) is a duplicate, not a look-up."""
         with self._lock:
-            if key and key in self._by_external_key:
-                return self._created[self._by_external_key[key]], False
             rng = record_rng(self.seed, "projects-created", len(self.projects))
             project_id = int(self.projects.ids[-1]) + rng.randint(1, 63) if len(self.projects) else 1
             index = self.projects.append(project_id, now_ms, now_ms)
@@ -258,9 +252,7 @@ class ProjectsDataset:
                 base_url=base_url,
             )
             self._created[index] = record
-            if key:
-                self._by_external_key[key] = index
-            return record, True
+            return record
 
     # ---- tasks ---------------------------------------------------------------------------
 

@@ -13,8 +13,10 @@ is slower but cannot miss a record.
 
 Creating is a POST, which the transport does not retry once Zoho may have acted on it, and Books
 takes no idempotency key: a caller that must not create twice looks its record up first by a key
-it controls (an invoice's reference_number, a recurring profile's recurrence_name, which Books keeps
-unique, a contact's name, also unique) with `search`.
+it controls with `search`, through filters the list endpoints document (an invoice's
+reference_number, a recurring profile's recurrence_name, which Books keeps unique), or, for a
+contact, upserts it by a custom field Books keeps unique (`upsert_contact`), which is one
+idempotent call.
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ from zoho_pipelines.zoho.windows import floor_second, require_aware
 
 API = "/books/v3"
 PER_PAGE = 200
+# https://www.zoho.com/books/api/v3/contacts/#update-a-contact-using-a-custom-fields-unique-value
+UNIQUE_KEY_HEADER = "X-Unique-Identifier-Key"
+UNIQUE_VALUE_HEADER = "X-Unique-Identifier-Value"
+UPSERT_HEADER = "X-Upsert"
 BOOKS_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 
 # list endpoint -> (key of the single record in GET /{entity}/{id}, its id field)
@@ -126,6 +132,34 @@ class BooksClient:
         """Create a customer or vendor (Books' field names: contact_name, contact_type, ...)."""
         return self._create("contacts", contact)
 
+    def upsert_contact(
+        self, contact: Mapping[str, Any], *, unique_field: str, unique_value: str
+    ) -> tuple[Record, bool]:
+        """The contact whose custom field `unique_field` holds `unique_value`, updated with
+        `contact`, or created with it (and that value) when there is none; (record, created).
+
+        Books' documented "Update a contact using a custom field's unique value" with X-Upsert
+        (https://www.zoho.com/books/api/v3/contacts/#update-a-contact-using-a-custom-fields-unique-value):
+        the field must be a contact custom field set to prevent duplicate values. One PUT, so a
+        retry (the transport retries PUTs) finds what the first attempt made instead of adding
+        a second contact.
+        """
+        body = dict(contact)
+        fields = [field for field in body.get("custom_fields") or () if field.get("api_name") != unique_field]
+        body["custom_fields"] = [*fields, {"api_name": unique_field, "value": unique_value}]
+        response = self._transport.request(
+            "PUT",
+            f"{API}/contacts",
+            params={"organization_id": self.organization_id},
+            json=body,
+            headers={
+                UNIQUE_KEY_HEADER: unique_field,
+                UNIQUE_VALUE_HEADER: unique_value,
+                UPSERT_HEADER: "true",
+            },
+        )
+        return self._record(response, "contacts", "PUT"), response.status_code == 201
+
     def create_invoice(self, invoice: Mapping[str, Any], *, send: bool = False) -> Record:
         """Create an invoice: a draft, unless `send` mails it to the customer's contact persons."""
         return self._create("invoices", invoice, {"send": str(send).lower()})
@@ -137,21 +171,27 @@ class BooksClient:
     def _create(
         self, entity: str, record: Mapping[str, Any], params: Mapping[str, str] | None = None
     ) -> Record:
-        key, _ = _entity(entity)
+        _entity(entity)
         if entity not in CREATABLE:
             raise ValueError(
                 f"this client does not create {entity}; it creates {', '.join(sorted(CREATABLE))}"
             )
         query = {"organization_id": self.organization_id, **(params or {})}
         response = self._transport.request("POST", f"{API}/{entity}", params=query, json=dict(record))
+        return self._record(response, entity, "POST")
+
+    @staticmethod
+    def _record(response: Any, entity: str, method: str) -> Record:
+        """The written record of a write's answer; Books signals most refusals with an HTTP
+        error, and a 2xx without the record is one too."""
+        key, _ = _entity(entity)
         body = response.json()
         if body.get("code") != 0 or not isinstance(body.get(key), dict):
-            # Books signals most refusals with an HTTP error; a 2xx without the record is one too.
             raise ZohoAPIError(
-                f"Books did not create the {key}: {body.get('message') or 'no record in the answer'}",
+                f"Books did not write the {key}: {body.get('message') or 'no record in the answer'}",
                 status=response.status_code,
                 code=None if body.get("code") is None else str(body.get("code")),
-                method="POST",
+                method=method,
                 path=f"{API}/{entity}",
             )
         return dict(body[key])

@@ -10,6 +10,11 @@ so a window is read with the cursor re-query of `ascending_window`. Tasks have n
 modified-time filter per project: a project's tasks are read in full and filtered here. The
 portal-wide task listing (`/portal/{id}/tasks/`) is used when it exists and replaced by a walk
 over every project when it answers 404.
+
+Zoho Projects keeps no uniqueness of its own on a custom field, and its project listing filters
+only by status, time and group/assignee (https://www.zoho.com/projects/help/rest-api/projects-api.html,
+"All Projects"), so a project is found by its idempotency key (`find_by_external_key`) by reading
+every project of every status, oldest first: whatever its age or state, it is found.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from zoho_pipelines.zoho.windows import require_aware
 RANGE = 200
 # The portal's custom project field that carries a caller's idempotency key (see create_project).
 EXTERNAL_KEY_COLUMN = "UDF_CHAR3"
+# The statuses "All Projects" documents for real projects (templates are not projects anyone made).
+PROJECT_STATUSES = ("active", "archived")
 CRM_ACCOUNT_COLUMN = "UDF_CHAR1"
 CRM_DEAL_COLUMN = "UDF_CHAR2"
 
@@ -105,11 +112,11 @@ class ProjectsClient:
         )
         return Page(records, len(records) == RANGE)
 
-    def _all(self, url: str, key: str) -> Iterator[list[Record]]:
+    def _all(self, url: str, key: str, params: dict[str, Any] | None = None) -> Iterator[list[Record]]:
         """Every record of an index/range listing, one batch per call."""
         index = 1
         while True:
-            records = self._listing(url, key, {"index": index, "range": RANGE})
+            records = self._listing(url, key, {**(params or {}), "index": index, "range": RANGE})
             if records:
                 yield records
             if len(records) < RANGE:
@@ -126,6 +133,31 @@ class ProjectsClient:
             modified=project_modified,
             record_id=_record_id,
         )
+
+    def iter_all_projects(self, status: str) -> Iterator[list[Record]]:
+        """Every project of one status (`PROJECT_STATUSES`), oldest first, one batch per call.
+
+        Sorted by creation, ascending: a project created while the listing runs lands after
+        the pages already read, so none is skipped or repeated.
+        """
+        if status not in PROJECT_STATUSES:
+            raise ValueError(f"status must be one of {', '.join(PROJECT_STATUSES)}")
+        params = {"status": status, "sort_column": "created_time", "sort_order": "ascending"}
+        yield from self._all(f"{self._portal}/projects/", "projects", params)
+
+    def find_by_external_key(self, key: str) -> list[Record]:
+        """The projects whose External Key field holds `key`, oldest first, of any age or status.
+
+        More than one means Zoho accepted a repeated create (it enforces no uniqueness); the
+        first is the original.
+        """
+        return [
+            project
+            for status in PROJECT_STATUSES
+            for batch in self.iter_all_projects(status)
+            for project in batch
+            if custom_field(project, EXTERNAL_KEY_COLUMN) == key
+        ]
 
     def get_project(self, project_id: str | int) -> Record:
         records = self._listing(f"{self._portal}/projects/{project_id}/", "projects", {})
@@ -181,10 +213,10 @@ class ProjectsClient:
     ) -> Record:
         """Create a project and return it as Projects renders it.
 
-        `external_key` goes into the portal's "External Key" custom field; the sandbox answers a
-        repeated key with the project it created the first time. Zoho itself enforces no such
-        uniqueness, so the POST is never retried blindly (the transport retries it only when Zoho
-        surely did not receive it).
+        `external_key` goes into the portal's "External Key" custom field. Zoho enforces no
+        uniqueness on it: a repeated create makes a second project, so a caller that must create
+        once looks first (`find_by_external_key`), and the POST is never retried blindly (the
+        transport retries it only when Zoho surely did not receive it).
         """
         form: dict[str, str] = {"name": name}
         optional = {
@@ -199,3 +231,11 @@ class ProjectsClient:
         form.update({key: value for key, value in optional.items() if value})
         response = self._transport.request("POST", f"{self._portal}/projects/", data=form)
         return dict(response.json()["projects"][0])
+
+
+def custom_field(project: Record, column: str) -> str | None:
+    """A custom field's value as Projects renders it (`custom_fields` by column name)."""
+    for field in project.get("custom_fields") or ():
+        if isinstance(field, dict) and field.get("column_name") == column:
+            return str(field.get("value") or "")
+    return None

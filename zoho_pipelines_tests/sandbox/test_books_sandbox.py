@@ -278,8 +278,8 @@ def test_a_created_contact_is_kept_listed_and_found_by_name(books: httpx.Client)
         "contact",
     )
     assert contact["contact_type"] == "customer"
-    assert contact["zcrm_account_id"] == "98765"
-    assert contact["is_linked_with_zohocrm"] is True
+    # Create a Contact documents no CRM link (Books' CRM integration makes those): not linked.
+    assert (contact["zcrm_account_id"], contact["is_linked_with_zohocrm"]) == ("", False)
     assert contact["currency_code"] == "EUR"
     assert books.get(f"/books/v3/contacts/{contact['contact_id']}").json()["contact"] == contact
     found = books.get("/books/v3/contacts", params={"contact_name": "zephyr onboarding ltd"}).json()
@@ -320,7 +320,10 @@ def test_contact_names_are_unique_as_in_books(books: httpx.Client) -> None:
         ({"contact_name": "x" * 201}, "contact_name"),
         ({"contact_name": "Bad Type", "contact_type": "partner"}, "contact_type"),
         ({"contact_name": "Bad Currency", "currency_code": "XYZ"}, "currency_code"),
-        ({"contact_name": "Bad Link", "zcrm_account_id": "abc"}, "zcrm_account_id"),
+        (
+            {"contact_name": "Bad Field", "custom_fields": [{"api_name": "cf_nope", "value": "1"}]},
+            "custom_fields",
+        ),
         ({"contact_name": "Bad Terms", "payment_terms": -1}, "payment_terms"),
     ],
 )
@@ -328,6 +331,35 @@ def test_invalid_contacts_are_refused_the_books_way(books: httpx.Client, body: d
     response = books.post("/books/v3/contacts", json=body)
     assert response.status_code == 400
     assert response.json() == {"code": 4, "message": f"Invalid value passed for {field}"}
+
+
+def test_a_contact_is_upserted_by_a_unique_custom_field_value(books: httpx.Client) -> None:
+    headers = {"X-Unique-Identifier-Key": "cf_crm_account_id", "X-Unique-Identifier-Value": "5551"}
+    body = {"contact_name": "Upserted Ltd"}
+    missing = books.put("/books/v3/contacts", json=body, headers=headers)
+    assert (missing.status_code, missing.json()["code"]) == (404, 1002)  # no X-Upsert: update only
+    first = books.put("/books/v3/contacts", json=body, headers={**headers, "X-Upsert": "true"})
+    again = books.put("/books/v3/contacts", json=body, headers={**headers, "X-Upsert": "true"})
+    assert (first.status_code, again.status_code) == (201, 200)
+    contact = first.json()["contact"]
+    assert again.json()["contact"]["contact_id"] == contact["contact_id"]
+    assert again.json()["contact"]["last_modified_time"] == contact["last_modified_time"]  # nothing changed
+    assert contact["custom_fields"] == [
+        {
+            "customfield_id": "460000000098001",
+            "api_name": "cf_crm_account_id",
+            "label": "CRM Account ID",
+            "value": "5551",
+        }
+    ]
+    renamed = books.put("/books/v3/contacts", json={"contact_name": "Upserted Two Ltd"}, headers=headers)
+    assert renamed.json()["contact"]["contact_name"] == "Upserted Two Ltd"
+    not_unique = {
+        "X-Unique-Identifier-Key": "cf_segment",
+        "X-Unique-Identifier-Value": "x",
+        "X-Upsert": "true",
+    }
+    assert books.put("/books/v3/contacts", json=body, headers=not_unique).status_code == 400
 
 
 def test_the_older_jsonstring_form_is_accepted_and_garbage_refused(books: httpx.Client) -> None:

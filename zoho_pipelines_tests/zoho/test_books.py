@@ -205,8 +205,8 @@ def writer(sandbox_factory) -> Iterator[tuple[RunningSandbox, BooksClient]]:
 def test_created_records_are_read_back_by_id_search_and_window(
     writer: tuple[RunningSandbox, BooksClient],
 ) -> None:
-    _, client = writer
-    before = datetime.now(UTC) - timedelta(seconds=1)
+    sandbox, client = writer
+    before = sandbox.clock.now() - timedelta(seconds=1)  # Books stamps writes with its own time
     contact = client.create_contact({"contact_name": "Client Test Ltd", "zcrm_account_id": "4242"})
     invoice = client.create_invoice(
         {
@@ -225,7 +225,9 @@ def test_created_records_are_read_back_by_id_search_and_window(
         }
     )
     assert invoice["status"] == "draft"  # send=False unless asked
-    assert client.get("contacts", contact["contact_id"])["zcrm_account_id"] == "4242"
+    # Create a Contact documents no CRM link: a created contact is not linked, whatever was sent.
+    assert client.get("contacts", contact["contact_id"])["zcrm_account_id"] == ""
+    assert client.search("contacts", {"zcrm_account_id": "4242"}) == []
     assert client.get("invoices", invoice["invoice_id"])["total"] == 50_000
     assert (
         client.get("recurringinvoices", profile["recurrence_id"])["recurrence_name"] == "client-test-monthly"
@@ -233,9 +235,50 @@ def test_created_records_are_read_back_by_id_search_and_window(
     assert [
         row["invoice_id"] for row in client.search("invoices", {"reference_number": "zoho-deal-4242"})
     ] == [invoice["invoice_id"]]
-    after = datetime.now(UTC) + timedelta(seconds=2)
+    after = sandbox.clock.now() + timedelta(seconds=2)
     assert read_ids(client, "contacts", before, after) == [contact["contact_id"]]
     assert read_ids(client, "recurringinvoices", before, after) == [profile["recurrence_id"]]
+
+
+def test_a_linked_customer_is_found_by_its_crm_account(writer: tuple[RunningSandbox, BooksClient]) -> None:
+    sandbox, client = writer
+    assert sandbox.state is not None
+    account_id = str(sandbox.state.crm.ids("Accounts")[7])
+    (customer,) = client.search("contacts", {"zcrm_account_id": account_id})
+    assert (customer["zcrm_account_id"], customer["contact_type"]) == (account_id, "customer")
+
+
+def test_upsert_by_a_unique_custom_field_creates_once_then_finds(
+    writer: tuple[RunningSandbox, BooksClient],
+) -> None:
+    sandbox, client = writer
+    contact = {"contact_name": "Upsert Test GmbH", "contact_type": "customer"}
+
+    first, created = client.upsert_contact(contact, unique_field="cf_crm_account_id", unique_value="777")
+    again, created_again = client.upsert_contact(
+        contact, unique_field="cf_crm_account_id", unique_value="777"
+    )
+    other, _ = client.upsert_contact(
+        {"contact_name": "Upsert Test Two"}, unique_field="cf_crm_account_id", unique_value="778"
+    )
+
+    assert (created, created_again) == (True, False)
+    assert again["contact_id"] == first["contact_id"] != other["contact_id"]
+    assert first["cf_crm_account_id"] == "777"
+    assert [row["contact_id"] for row in client.search("contacts", {"contact_name": "Upsert Test GmbH"})] == [
+        first["contact_id"]
+    ]
+    assert sum(sandbox.stats()["calls"]["PUT /books/v3/{entity}"].values()) == 3
+    with pytest.raises(ZohoInvalidDataError) as raised:  # Books keeps the field's values unique
+        client.create_contact(
+            {
+                "contact_name": "Sneaky Copy",
+                "custom_fields": [{"api_name": "cf_crm_account_id", "value": "777"}],
+            }
+        )
+    assert raised.value.status == 400
+    with pytest.raises(ZohoInvalidDataError, match="X-Unique-Identifier-Key"):
+        client.upsert_contact(contact, unique_field="cf_segment", unique_value="777")  # not unique
 
 
 def test_search_pages_through_every_match(writer: tuple[RunningSandbox, BooksClient]) -> None:

@@ -13,13 +13,14 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 
+from zoho_pipelines.clock import ManualClock
 from zoho_pipelines.sandbox.lazy_records import Timeline, epoch_ms
 from zoho_pipelines.sandbox.projects import ProjectsApi, dataset_for
 from zoho_pipelines.sandbox.projects_data import ProjectsDataset
 from zoho_pipelines.sandbox.server import RunningSandbox, SandboxConfig, start_sandbox
 from zoho_pipelines.settings import load_settings
 from zoho_pipelines.zoho.errors import ZohoNotFoundError
-from zoho_pipelines.zoho.projects import ProjectsClient
+from zoho_pipelines.zoho.projects import RANGE, ProjectsClient
 from zoho_pipelines.zoho.retry import RetryPolicy
 from zoho_pipelines.zoho.transport import ZohoTransport
 
@@ -130,21 +131,29 @@ def test_walks_every_project_when_there_is_no_portal_task_listing(
     assert ids(client.iter_tasks(None, start, end)) == expected(truth.tasks, start, end)
 
 
-def test_create_project_with_an_external_key_once(sandbox_factory) -> None:
-    running = sandbox_factory(records_per_module=50, anchor=ANCHOR)
+def test_a_project_is_found_by_its_external_key_whatever_its_age_and_page(sandbox_factory) -> None:
+    clock = ManualClock(ANCHOR)
+    running = sandbox_factory(records_per_module=2_500, anchor=ANCHOR, clock=clock)  # 250 projects
     with ZohoTransport.from_settings(load_settings(**running.env())) as transport:
         client = ProjectsClient(transport, running.url)
+        assert client.find_by_external_key("deal-42") == []
         first = client.create_project(
             "Onboarding: Initech", crm_account_id="5000000000000000042", external_key="deal-42"
         )
+        clock.advance(timedelta(days=400))
+        # Zoho keeps no custom field unique: a second create makes a duplicate, not a look-up.
         again = client.create_project("Onboarding: Initech", external_key="deal-42")
-        assert again == first
+        assert again["id"] != first["id"]
         assert client.get_project(first["id_string"]) == first
         fields = {field["column_name"]: field["value"] for field in first["custom_fields"]}
         assert fields == {"UDF_CHAR1": "5000000000000000042", "UDF_CHAR3": "deal-42"}
-        now = datetime.now(UTC)
-        created = ids(client.iter_projects(now - timedelta(minutes=5), now + timedelta(minutes=5)))
-        assert created == [first["id"]]
+
+        found = client.find_by_external_key("deal-42")
+
+        assert [project["id"] for project in found] == [first["id"], again["id"]]  # oldest first
+        active = [project for batch in client.iter_all_projects("active") for project in batch]
+        assert len(active) > RANGE  # the created ones sit past the first page
+        assert [project["id"] for project in active[-2:]] == [first["id"], again["id"]]
 
 
 def test_task_windows_stay_exact_through_injected_faults(sandbox_factory) -> None:
