@@ -583,3 +583,13 @@ def test_integers_beyond_64_bits_are_kept_exactly_in_json_and_unfitted(normalize
     assert json.loads(row["brand_new_type"]) == {"n": huge}
     assert row["big_count"] is None
     assert json.loads(row["_unfitted"]) == {"Big_Count": huge}
+
+
+def test_large_currency_amounts_keep_the_digits_zoho_sent(normalizer: RecordNormalizer) -> None:
+    """Past 2**52 / 100 a double is coarser than a cent: the columnar cast could invent digits."""
+    amounts = [1_000_000_000_000_000.1, 123_456_789_012_345.67, 0.1, 45_035_996_273_704.95]
+    batch = normalizer.records(
+        [lead(id=str(index), Annual_Revenue=amount) for index, amount in enumerate(amounts)], synced_at=SYNCED
+    )
+    assert batch.column("annual_revenue").to_pylist() == [Decimal(repr(amount)) for amount in amounts]
+    assert batch.column("_unfitted").null_count == len(amounts)
