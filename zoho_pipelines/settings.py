@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     lake_url: str | None = Field(None, alias="LAKE_URL")
     lake_kms_key_id: str | None = Field(None, alias="LAKE_KMS_KEY_ID")
     warehouse_url: str | None = Field(None, alias="WAREHOUSE_URL")
+    warehouse_password: SecretStr | None = Field(None, alias="WAREHOUSE_PASSWORD")
+    warehouse_password_secret_id: str | None = Field(None, alias="WAREHOUSE_PASSWORD_SECRET_ID")
+    warehouse_lock_timeout_s: float = Field(600.0, alias="WAREHOUSE_LOCK_TIMEOUT_S", ge=0)
     redshift_iam_role_arn: str | None = Field(None, alias="REDSHIFT_IAM_ROLE_ARN")
     events_queue_url: str | None = Field(None, alias="EVENTS_QUEUE_URL")
     zoho_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(

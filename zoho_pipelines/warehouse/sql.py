@@ -5,20 +5,29 @@ A merge is three set-based steps inside one transaction (the stage is loaded bef
 1. collapse: the staged partition holds at most one live row and any number of tombstones per
    id; keep the newest live row and the newest deletion time, one row per id;
 2. resolve: join with the table and decide, per id and per column, what the row becomes;
-3. apply: upsert the resolved rows (INSERT ... ON CONFLICT, or MERGE on Redshift).
+3. apply: write the resolved rows (INSERT ... ON CONFLICT, UPDATE + INSERT, or MERGE on Redshift).
 
 Resolution treats each row as two versions that only move forward: the record values with the
 Zoho modification time they belong to (`_record_modified_time`, a warehouse-only column) and
 the newest deletion time (kept in `_modified_time` while `_deleted` is true). Values are taken
-when their time is >= the stored one; a row is deleted when its newest deletion is >= its
-newest values. Both are maxima, so merging partitions in any order, or twice, ends in the same
-table; `_modified_time`, `_synced_at` and `_partition` follow the newest event of either kind.
+when their time is newer than the stored one, or equal and read later (`_synced_at`); a row is
+deleted when its newest deletion is >= its newest values. Both are maxima, so merging partitions
+in any order, or twice, ends in the same table; `_modified_time`, `_synced_at` and `_partition`
+follow the newest event of either kind (`warehouse.resolution` spells the rule out).
+
+Overlapping runs: the rule is applied again inside the statement that writes, against the row
+that statement finds, so a merge whose read went stale cannot regress a row (PostgreSQL, DuckDB).
+Writers of one table are also serialized, so reads are never stale in the first place: a
+transaction-scoped advisory lock on PostgreSQL, `LOCK` taken first in the transaction on Redshift
+(whose MERGE allows no condition, so the resolved rows are filtered against the table under that
+lock), and a lock file around every DuckDB connection (`warehouse.file_lock`).
 """
 
 # ruff: noqa: S608 -- statements are assembled from identifiers passed through quote(); no value
 # is ever interpolated (values travel in the staged data), so there is nothing to inject.
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -26,8 +35,15 @@ from enum import StrEnum
 import pyarrow as pa
 
 from zoho_pipelines.schema import DELETED, ID_COLUMN, MODIFIED_TIME, PARTITION, SYNCED_AT, UTC_TIMESTAMP
+from zoho_pipelines.warehouse.resolution import (
+    RECORD_MODIFIED_TIME,
+    Side,
+    at_least,
+    changes,
+    quote,
+    resolved_columns,
+)
 
-RECORD_MODIFIED_TIME = "_record_modified_time"
 SYSTEM_NAMES = frozenset({ID_COLUMN, MODIFIED_TIME, DELETED, SYNCED_AT, PARTITION})
 
 STAGE = "zoho_stage"
@@ -35,11 +51,23 @@ COLLAPSED = "zoho_collapsed"
 RESOLVED = "zoho_resolved"
 IS_NEW = "zoho_is_new"
 DELETED_TIME = "zoho_deleted_time"
+RECORD_SYNCED_AT = "zoho_record_synced_at"  # collapsed only: when the newest live row was read
+_HASH_SUFFIX_BYTES = 9  # "_" and 8 hex digits
 
 
-def quote(name: str) -> str:
-    """A double-quoted identifier (all three engines follow the SQL standard here)."""
-    return '"' + name.replace('"', '""') + '"'
+def column_name(name: str, max_bytes: int | None) -> str:
+    """The column a lake field becomes: its own name, or shortened to fit `max_bytes`.
+
+    PostgreSQL cuts identifiers to 63 bytes (Redshift: 127) without an error, so two long api names
+    sharing a prefix would become one column, and even one long name would never match its own
+    (cut) column again. A long name keeps its first bytes and gains `_` and 8 hex digits of the
+    full name's SHA-256: deterministic, so every run and every engine instance agrees on it.
+    """
+    encoded = name.encode()
+    if max_bytes is None or len(encoded) <= max_bytes:
+        return name
+    prefix = encoded[: max_bytes - _HASH_SUFFIX_BYTES].decode(errors="ignore")  # whole characters only
+    return f"{prefix}_{hashlib.sha256(encoded).hexdigest()[:8]}"
 
 
 @dataclass(frozen=True)
@@ -102,6 +130,11 @@ def add_column(table: TableRef, name: str, sql_type: str) -> str:
     return f"ALTER TABLE {table.sql} ADD COLUMN {quote(name)} {sql_type}"
 
 
+def lock_table(table: TableRef) -> str:
+    """Redshift's (and PostgreSQL's) explicit lock: ACCESS EXCLUSIVE until the transaction ends."""
+    return f"LOCK {table.sql}"
+
+
 def create_temp_table(name: str, columns: Sequence[tuple[str, str]]) -> str:
     return f"CREATE TEMP TABLE {quote(name)} ({', '.join(f'{quote(c)} {t}' for c, t in columns)})"
 
@@ -110,11 +143,27 @@ def drop_table(name: str) -> str:
     return f"DROP TABLE IF EXISTS {quote(name)}"
 
 
+def _newest_first(stage: str, where: str) -> str:
+    """The stage's rows of one kind, ranked per id by (time, read, partition), newest first."""
+    order = ", ".join(f"s.{quote(name)} DESC" for name in (MODIFIED_TIME, SYNCED_AT, PARTITION))
+    return (
+        f'SELECT * FROM (SELECT s.*, ROW_NUMBER() OVER (PARTITION BY s."id" ORDER BY {order}) AS zoho_rank '
+        f"FROM {quote(stage)} s WHERE {where}) ranked WHERE zoho_rank = 1"
+    )
+
+
 def collapse(stage_columns: Sequence[str], *, stage: str = STAGE, into: str = COLLAPSED) -> str:
     """One row per id: the newest live row's values and the newest deletion time."""
     data = [name for name in stage_columns if name not in SYSTEM_NAMES]
-    deleted_time, live_time = f"d.{quote(DELETED_TIME)}", f"r.{quote(MODIFIED_TIME)}"
-    tomb_wins = f'{deleted_time} IS NOT NULL AND (r."id" IS NULL OR {deleted_time} >= {live_time})'
+    deletion_event = [
+        f"d.{quote(name)}" for name in (DELETED_TIME, "zoho_deleted_synced_at", "zoho_deleted_partition")
+    ]
+    live_event = [f"r.{quote(name)}" for name in (MODIFIED_TIME, SYNCED_AT, PARTITION)]
+    # The newest event of the two, by the same (time, read, partition) order the table uses;
+    # a tombstone wins a full tie.
+    tomb_wins = (
+        f'{deletion_event[0]} IS NOT NULL AND (r."id" IS NULL OR {at_least(deletion_event, live_event)})'
+    )
 
     def newest(live: str, deleted: str) -> str:
         return f"CASE WHEN {tomb_wins} THEN d.{quote(deleted)} ELSE r.{quote(live)} END"
@@ -123,27 +172,21 @@ def collapse(stage_columns: Sequence[str], *, stage: str = STAGE, into: str = CO
         'COALESCE(r."id", d."id") AS "id"',
         *(f"r.{quote(name)} AS {quote(name)}" for name in data),
         f"r.{quote(MODIFIED_TIME)} AS {quote(RECORD_MODIFIED_TIME)}",
+        f"r.{quote(SYNCED_AT)} AS {quote(RECORD_SYNCED_AT)}",
         f"d.{quote(DELETED_TIME)} AS {quote(DELETED_TIME)}",
         f"{newest(MODIFIED_TIME, DELETED_TIME)} AS {quote(MODIFIED_TIME)}",
         f"{newest(SYNCED_AT, 'zoho_deleted_synced_at')} AS {quote(SYNCED_AT)}",
         f"{newest(PARTITION, 'zoho_deleted_partition')} AS {quote(PARTITION)}",
     ]
-    live = (
-        f'SELECT * FROM (SELECT s.*, ROW_NUMBER() OVER (PARTITION BY s."id" '
-        f"ORDER BY s.{quote(MODIFIED_TIME)} DESC, s.{quote(SYNCED_AT)} DESC) AS zoho_rank "
-        f"FROM {quote(stage)} s WHERE NOT s.{quote(DELETED)}) ranked WHERE zoho_rank = 1"
-    )
-    # The newest tombstone's sync time and partition: ties on the time are broken the same way.
     deletions = (
         f'SELECT "id", {quote(MODIFIED_TIME)} AS {quote(DELETED_TIME)}, '
         f"{quote(SYNCED_AT)} AS zoho_deleted_synced_at, {quote(PARTITION)} AS zoho_deleted_partition "
-        f'FROM (SELECT s.*, ROW_NUMBER() OVER (PARTITION BY s."id" '
-        f"ORDER BY s.{quote(MODIFIED_TIME)} DESC, s.{quote(SYNCED_AT)} DESC) AS zoho_rank "
-        f"FROM {quote(stage)} s WHERE s.{quote(DELETED)}) ranked WHERE zoho_rank = 1"
+        f"FROM ({_newest_first(stage, f's.{quote(DELETED)}')}) newest_deletion"
     )
     return (
         f"CREATE TEMP TABLE {quote(into)} AS SELECT {', '.join(select)} "
-        f'FROM ({live}) r FULL OUTER JOIN ({deletions}) d ON r."id" = d."id"'
+        f"FROM ({_newest_first(stage, f'NOT s.{quote(DELETED)}')}) r "
+        f'FULL OUTER JOIN ({deletions}) d ON r."id" = d."id"'
     )
 
 
@@ -155,65 +198,52 @@ def resolve(
     collapsed: str = COLLAPSED,
     into: str = RESOLVED,
 ) -> str:
-    """The rows the table must hold for each incoming id, and whether the id is new."""
-    c, t = "c", "t"
-    values_win = (
-        f'({c}.{quote(RECORD_MODIFIED_TIME)} IS NOT NULL AND ({t}."id" IS NULL '
-        f"OR {t}.{quote(RECORD_MODIFIED_TIME)} IS NULL "
-        f"OR {c}.{quote(RECORD_MODIFIED_TIME)} >= {t}.{quote(RECORD_MODIFIED_TIME)}))"
+    """The rows the table must hold for each incoming id that changes it, and whether the id is new."""
+    incoming = Side(
+        "c", values_read_at=RECORD_SYNCED_AT, deleted_time=DELETED_TIME, columns=frozenset(stage_columns)
     )
-    incoming_newest = f'({t}."id" IS NULL OR {c}.{quote(MODIFIED_TIME)} >= {t}.{quote(MODIFIED_TIME)})'
-    stored_deletion = f"CASE WHEN {t}.{quote(DELETED)} THEN {t}.{quote(MODIFIED_TIME)} END"
-    deletion = (
-        f"(CASE WHEN ({stored_deletion}) IS NULL THEN {c}.{quote(DELETED_TIME)} "
-        f"WHEN {c}.{quote(DELETED_TIME)} IS NULL OR ({stored_deletion}) >= {c}.{quote(DELETED_TIME)} "
-        f"THEN ({stored_deletion}) ELSE {c}.{quote(DELETED_TIME)} END)"
-    )
-    values_time = (
-        f"(CASE WHEN {values_win} THEN {c}.{quote(RECORD_MODIFIED_TIME)} "
-        f"ELSE {t}.{quote(RECORD_MODIFIED_TIME)} END)"
-    )
-    staged = set(stage_columns)
-
-    def pick(name: str, condition: str) -> str:
-        incoming = f"{c}.{quote(name)}" if name in staged or name == RECORD_MODIFIED_TIME else "NULL"
-        return f"CASE WHEN {condition} THEN {incoming} ELSE {t}.{quote(name)} END"
-
-    select = [f'{c}."id" AS "id"']
-    for name in target_columns:
-        if name == ID_COLUMN:
-            continue
-        if name == DELETED:
-            expression = (
-                f"({deletion} IS NOT NULL AND ({values_time} IS NULL OR {deletion} >= {values_time}))"
-            )
-        elif name in (MODIFIED_TIME, SYNCED_AT, PARTITION):
-            expression = pick(name, incoming_newest)
-        else:
-            expression = pick(name, values_win)
-        select.append(f"{expression} AS {quote(name)}")
-    select.append(f'{t}."id" IS NULL AS {IS_NEW}')
-    relevant = f"{incoming_newest} OR {values_win}"
+    stored = Side("t", may_be_missing=True)
+    select = [
+        'c."id" AS "id"',
+        *(
+            f"{expression} AS {quote(name)}"
+            for name, expression in resolved_columns(incoming, stored, target_columns)
+        ),
+        f't."id" IS NULL AS {IS_NEW}',
+    ]
     return (
         f"CREATE TEMP TABLE {quote(into)} AS SELECT {', '.join(select)} "
-        f'FROM {quote(collapsed)} {c} LEFT JOIN {table.sql} {t} ON {t}."id" = {c}."id" WHERE {relevant}'
+        f'FROM {quote(collapsed)} c LEFT JOIN {table.sql} t ON t."id" = c."id" '
+        f"WHERE {changes(incoming, stored)}"
     )
 
 
 def upsert(table: TableRef, target_columns: Sequence[str], *, resolved: str = RESOLVED) -> str:
-    """Apply resolved rows with INSERT ... ON CONFLICT (PostgreSQL, DuckDB): safe under concurrency."""
+    """Apply resolved rows with a guarded INSERT ... ON CONFLICT (PostgreSQL).
+
+    On a conflict the merge rule runs again between the resolved row (EXCLUDED) and the row the
+    statement locked, and rows it would not change are skipped: whatever committed since the
+    resolve, an older version never replaces a newer one.
+    """
     names = ", ".join(quote(name) for name in target_columns)
+    arriving, existing = Side("EXCLUDED"), Side("t")
     updates = ", ".join(
-        f"{quote(name)} = EXCLUDED.{quote(name)}" for name in target_columns if name != ID_COLUMN
+        f"{quote(name)} = {expression}"
+        for name, expression in resolved_columns(arriving, existing, target_columns)
     )
     return (
-        f"INSERT INTO {table.sql} ({names}) SELECT {names} FROM {quote(resolved)} "
-        f'ON CONFLICT ("id") DO UPDATE SET {updates}'
+        f"INSERT INTO {table.sql} AS t ({names}) SELECT {names} FROM {quote(resolved)} "
+        f'ON CONFLICT ("id") DO UPDATE SET {updates} WHERE {changes(arriving, existing)}'
     )
 
 
 def merge_into(table: TableRef, target_columns: Sequence[str], *, resolved: str = RESOLVED) -> str:
-    """Apply resolved rows with MERGE (Redshift; PostgreSQL 15+ runs the same statement)."""
+    """Apply resolved rows with MERGE (Redshift; PostgreSQL 15+ runs the same statement).
+
+    Redshift's MERGE takes no condition on WHEN MATCHED and only equality in ON, so it cannot
+    re-check versions itself: it is correct because `resolved` was filtered against the table
+    under `LOCK`, taken first in the same transaction (see `RedshiftWarehouse`).
+    """
     names = ", ".join(quote(name) for name in target_columns)
     updates = ", ".join(f"{quote(name)} = m.{quote(name)}" for name in target_columns if name != ID_COLUMN)
     values = ", ".join(f"m.{quote(name)}" for name in target_columns)
@@ -227,17 +257,23 @@ def merge_into(table: TableRef, target_columns: Sequence[str], *, resolved: str 
 def update_then_insert(
     table: TableRef, target_columns: Sequence[str], *, resolved: str = RESOLVED
 ) -> list[str]:
-    """Apply resolved rows as one UPDATE of known ids and one INSERT of new ones (DuckDB).
+    """Apply resolved rows as one guarded UPDATE of known ids and one INSERT of new ones (DuckDB).
 
     DuckDB runs INSERT ... ON CONFLICT DO UPDATE nearly row by row (a minute per 100,000
-    updates); these two set-based statements take under a second. DuckDB has a single writer
-    per database file, so the `zoho_is_new` flag cannot go stale in between.
+    updates); these two set-based statements take under a second. The UPDATE re-applies the merge
+    rule against the row it finds, like `upsert`; the INSERT relies on DuckDB's lock file (one
+    connection per database file at a time, `warehouse.file_lock`), so no id can appear between
+    the resolve and the insert.
     """
     names = ", ".join(quote(name) for name in target_columns)
-    updates = ", ".join(f"{quote(name)} = r.{quote(name)}" for name in target_columns if name != ID_COLUMN)
+    arriving, existing = Side("r"), Side("t")
+    updates = ", ".join(
+        f"{quote(name)} = {expression}"
+        for name, expression in resolved_columns(arriving, existing, target_columns)
+    )
     return [
-        f'UPDATE {table.sql} SET {updates} FROM {quote(resolved)} r WHERE {table.sql}."id" = r."id" '
-        f"AND NOT r.{IS_NEW}",
+        f'UPDATE {table.sql} AS t SET {updates} FROM {quote(resolved)} r WHERE t."id" = r."id" '
+        f"AND NOT r.{IS_NEW} AND {changes(arriving, existing)}",
         f"INSERT INTO {table.sql} ({names}) SELECT {names} FROM {quote(resolved)} WHERE {IS_NEW}",
     ]
 
@@ -245,9 +281,9 @@ def update_then_insert(
 class ApplyStrategy(StrEnum):
     """How resolved rows reach the table; each engine's fastest correct statement."""
 
-    ON_CONFLICT = "on_conflict"  # PostgreSQL: safe against concurrent writers
-    UPDATE_INSERT = "update_insert"  # DuckDB: set-based, single writer
-    MERGE = "merge"  # Redshift (PostgreSQL 15+ runs it too)
+    ON_CONFLICT = "on_conflict"  # PostgreSQL: guarded upsert, writers serialized per table
+    UPDATE_INSERT = "update_insert"  # DuckDB: set-based, guarded update, one connection per file
+    MERGE = "merge"  # Redshift (PostgreSQL 15+ runs it too): resolved under LOCK
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ LEAD_FIELDS: list[dict[str, Any]] = [
     {"api_name": "Details", "data_type": "subform"},
     {"api_name": "Modified_Time", "data_type": "datetime"},
 ]
+# Redshift keeps lists in SUPER, which PostgreSQL lacks: its statements run on PostgreSQL without them.
+SCALAR_FIELDS = [field for field in LEAD_FIELDS if field["data_type"] != "multiselectpicklist"]
 SYNCED_AT = datetime(2024, 4, 1, tzinfo=UTC)
 
 

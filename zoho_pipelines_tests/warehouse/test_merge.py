@@ -46,6 +46,7 @@ def test_a_partition_lands_with_every_value_typed(warehouse: SqlWarehouse, parti
         "employees": 12,
         "details": row["details"],
         "modified_time": datetime(2024, 3, 5, 4, 0, tzinfo=UTC),
+        "_unfitted": None,  # every value fitted its column
         RECORD_MODIFIED_TIME: datetime(2024, 3, 5, 4, 0, tzinfo=UTC),
     }
     assert orjson.loads(row["details"]) == [{"Line": 1, "Note": "first"}]

@@ -3,12 +3,10 @@ statements, run on the real PostgreSQL, give the table the PostgreSQL backend gi
 
 from __future__ import annotations
 
-import io
 from datetime import date
 from pathlib import Path
 
 import psycopg
-import pyarrow.csv as pa_csv
 import pytest
 import sqlglot
 from sqlglot import exp
@@ -16,19 +14,17 @@ from sqlglot import exp
 from zoho_pipelines.lake import LocalLake
 from zoho_pipelines.schema import SqlDialect, sql_type
 from zoho_pipelines.warehouse import TableRef, WarehouseError, open_warehouse, sql
-from zoho_pipelines.warehouse.postgres import _csv_ready
 from zoho_pipelines.warehouse.redshift import (
     TABLE_SUFFIX,
     connection_arguments,
     copy_statement,
     merge_script,
 )
-from zoho_pipelines_tests.warehouse.support import LEAD_FIELDS, Partitions, lead, table_rows
+from zoho_pipelines_tests.warehouse.redshift_on_postgres import ROLE, run_redshift_merge
+from zoho_pipelines_tests.warehouse.support import SCALAR_FIELDS, Partitions, lead, table_rows
 
 LEADS = TableRef("zoho_crm", "leads")
 URI = "s3://lake-bucket/prod/zoho/crm/leads/date=2024-03-05/leads.parquet"
-ROLE = "arn:aws:iam::123456789012:role/redshift-copy"
-SCALAR_FIELDS = [field for field in LEAD_FIELDS if field["data_type"] != "multiselectpicklist"]
 
 
 def _parse_redshift(statement: str) -> exp.Expression:
@@ -52,7 +48,9 @@ def test_every_statement_of_a_redshift_merge_parses_as_redshift_sql(tmp_path: Pa
         sql.columns_query("%s"),
     ]
     script = merge_script(LEADS, schema, [name for name, _ in columns], source_uri=URI, iam_role_arn=ROLE)
-    kinds = [type(_parse_redshift(statement)).__name__ for statement in [*ddl, *script]]
+    # sqlglot has no LOCK; Redshift's grammar is `LOCK [ TABLE ] table_name [, ...]`.
+    assert script[0] == 'LOCK "zoho_crm"."leads"'
+    kinds = [type(_parse_redshift(statement)).__name__ for statement in [*ddl, *script[1:]]]
 
     assert kinds[:4] == ["Create", "Create", "Alter", "Select"]
     assert kinds[4:] == [
@@ -68,7 +66,7 @@ def test_every_statement_of_a_redshift_merge_parses_as_redshift_sql(tmp_path: Pa
         "Drop",
         "Drop",
     ]
-    create_stage = _parse_redshift(script[1])
+    create_stage = _parse_redshift(script[2])
     assert "SUPER" in create_stage.sql("redshift")  # the multi-select picklist column
     assert "VARCHAR(65535)" in create_stage.sql("redshift")
 
@@ -95,28 +93,7 @@ def _run_redshift_script_on_postgres(url: str, partitions: Partitions, refs: lis
         warehouse.close()
     with psycopg.connect(url) as connection:
         for ref in refs:
-            schema = partitions.lake.read_schema(ref)
-            for statement in merge_script(
-                LEADS,
-                schema,
-                target_columns,
-                source_uri=partitions.lake.partition_uri(ref),
-                iam_role_arn=ROLE,
-            ):
-                if statement.startswith("COPY "):
-                    names = ", ".join(sql.quote(name) for name in schema.names)
-                    with connection.cursor().copy(
-                        f'COPY "zoho_stage" ({names}) FROM STDIN (FORMAT csv)'
-                    ) as copy:
-                        for batch in partitions.lake.iter_batches(ref):
-                            buffer = io.BytesIO()
-                            pa_csv.write_csv(
-                                _csv_ready(batch), buffer, pa_csv.WriteOptions(include_header=False)
-                            )
-                            copy.write(buffer.getvalue())
-                else:
-                    connection.execute(statement)
-            connection.commit()
+            run_redshift_merge(connection, LEADS, partitions.lake, ref, target_columns)
 
 
 def test_the_redshift_merge_statements_behave_like_the_postgresql_backend(
