@@ -34,6 +34,7 @@ from zoho_infra.data import (
     lake_bucket_name,
 )
 from zoho_infra.nag import acknowledge, acknowledge_wildcard_resource
+from zoho_infra.token_table import ZohoTokenTable
 
 DAGSTER_HOME = "/opt/dagster/dagster_home"
 WORKSPACE = "/opt/dagster/app/workspace.yaml"
@@ -159,6 +160,7 @@ class DagsterOnEcs(Construct):
         warehouse_workgroup: str,
         warehouse_copy_role_arn: str,
         zoho_credentials: secretsmanager.ISecret,
+        zoho_tokens: ZohoTokenTable,
         event_queues: dict[str, sqs.IQueue],
         event_bus_name: str,
         zoho_environment: dict[str, str],
@@ -219,6 +221,7 @@ class DagsterOnEcs(Construct):
         for action, reason in S3_AND_KMS_WILDCARDS.items():
             acknowledge(self.task_role, f"AwsSolutions-IAM5[Action::{action}]", reason)
         zoho_credentials.grant_read(self.task_role)
+        zoho_tokens.grant(self.task_role)
         for queue in event_queues.values():
             queue.grant_consume_messages(self.task_role)
         workgroups = stack.format_arn(service="redshift-serverless", resource="workgroup", resource_name="*")
@@ -256,6 +259,8 @@ class DagsterOnEcs(Construct):
             "EVENTS_QUEUE_URL": event_queues["refresh"].queue_url,
             "EVENT_BUS_NAME": event_bus_name,
             "ZOHO_CREDENTIALS_SECRET_ID": zoho_credentials.secret_arn,
+            # Webserver, daemon (sensors) and every run task share one access token (Zoho's mint limit).
+            **zoho_tokens.environment(),
             # Per run; deploy/dagster.yaml caps concurrent runs per Zoho app to fit the org's limit.
             "ZOHO_MAX_CONCURRENCY": str(ZOHO_CALLS_PER_RUN),
             **zoho_environment,

@@ -1,8 +1,8 @@
 """The private network every workload runs in.
 
 Three zones of private isolated subnets: nothing in them can reach or be reached from the
-internet. AWS services are reached through endpoints instead (S3 through a free gateway
-endpoint, the rest through interface endpoints), so the functions and Dagster work without a NAT.
+internet. AWS services are reached through endpoints instead (S3 and DynamoDB through free
+gateway endpoints, the rest through interface endpoints), so the functions and Dagster work without a NAT.
 Flow logs record every accepted and rejected connection.
 """
 
@@ -83,6 +83,13 @@ class PrivateNetwork(Construct):
 
         self.vpc.add_gateway_endpoint(
             "S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[self.isolated_subnets]
+        )
+        # The Zoho token table (zoho_infra.token_table), read by Dagster every time it calls Zoho.
+        token_subnets = [self.isolated_subnets]
+        if self.workload_subnets is not self.isolated_subnets:
+            token_subnets.append(self.workload_subnets)
+        self.vpc.add_gateway_endpoint(
+            "DynamoDb", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets=token_subnets
         )
         self.endpoint_security_group = ec2.SecurityGroup(
             self,

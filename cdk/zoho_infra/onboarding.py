@@ -13,8 +13,8 @@ caught, published to the alarm topic with the execution id, and ends the run in
 `OnboardingFailed`. The handlers raise ZohoAPIError (exactly that name, which is what Step
 Functions matches) only for failures worth retrying; see `zoho_pipelines.onboarding.handlers`.
 
-The task functions run outside the VPC: they talk only to Zoho (on the internet) and to Secrets
-Manager, and the VPC is deliberately without an internet path.
+The task functions run outside the VPC: they talk only to Zoho (on the internet), to Secrets
+Manager and to the Zoho token table, and the VPC is deliberately without an internet path.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from zoho_infra.events import MonitoredQueue
 from zoho_infra.ingress import acknowledge_lambda_service_role
 from zoho_infra.nag import acknowledge, acknowledge_wildcard_resource
 from zoho_infra.observability import alarm_when
+from zoho_infra.token_table import ZohoTokenTable
 
 APPROVAL_THRESHOLD = 50_000
 APPROVAL_TIMEOUT = Duration.days(3)
@@ -82,6 +83,7 @@ class OnboardingWorkflow(Construct):
         runtime: lambda_.Runtime,
         architecture: lambda_.Architecture,
         zoho_credentials: secretsmanager.ISecret,
+        zoho_tokens: ZohoTokenTable,
         zoho_environment: dict[str, str],
         topic: sns.ITopic,
     ) -> None:
@@ -105,9 +107,15 @@ class OnboardingWorkflow(Construct):
                     retention=logs.RetentionDays.THREE_MONTHS,
                     removal_policy=RemovalPolicy.DESTROY,
                 ),
-                environment={"ZOHO_CREDENTIALS_SECRET_ID": zoho_credentials.secret_arn, **zoho_environment},
+                environment={
+                    "ZOHO_CREDENTIALS_SECRET_ID": zoho_credentials.secret_arn,
+                    # One access token for every Lambda container and Dagster task (Zoho's mint limit).
+                    **zoho_tokens.environment(),
+                    **zoho_environment,
+                },
             )
             zoho_credentials.grant_read(function)
+            zoho_tokens.grant(function)
             acknowledge_lambda_service_role(function, in_vpc=False)
             acknowledge(
                 function,

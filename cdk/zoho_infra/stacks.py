@@ -26,6 +26,7 @@ from zoho_infra.ingress import WebhookIngress
 from zoho_infra.network import PrivateNetwork
 from zoho_infra.observability import AccessLogBucket, AlarmTopic, AuditTrail
 from zoho_infra.onboarding import OnboardingWorkflow
+from zoho_infra.token_table import ZohoTokenTable
 from zoho_pipelines.events.routing import Target
 
 
@@ -69,9 +70,11 @@ class DataStack(Stack):
             self, "Warehouse", vpc=network.vpc, subnets=network.isolated_subnets, lake=self.lake
         )
         self.zoho_credentials = ZohoCredentials(self, "ZohoCredentials")
+        self.zoho_tokens = ZohoTokenTable(self, "ZohoTokens", key=self.lake.key)
         CfnOutput(self, "LakeBucketName", value=self.lake.bucket.bucket_name)
         CfnOutput(self, "WarehouseEndpoint", value=self.warehouse.endpoint_address)
         CfnOutput(self, "ZohoCredentialsSecretArn", value=self.zoho_credentials.secret.secret_arn)
+        CfnOutput(self, "ZohoTokenTableName", value=self.zoho_tokens.table.table_name)
 
 
 class OnboardingStack(Stack):
@@ -95,6 +98,7 @@ class OnboardingStack(Stack):
             runtime=runtime,
             architecture=architecture,
             zoho_credentials=data.zoho_credentials.secret,
+            zoho_tokens=data.zoho_tokens,
             zoho_environment=zoho_environment(config),
             topic=topic,
         )
@@ -175,6 +179,7 @@ class DagsterStack(Stack):
             warehouse_workgroup=data.warehouse.workgroup.workgroup_name,
             warehouse_copy_role_arn=data.warehouse.copy_role.role_arn,
             zoho_credentials=data.zoho_credentials.secret,
+            zoho_tokens=data.zoho_tokens,
             event_queues={str(target): queue.queue for target, queue in events.routing.queues.items()},
             event_bus_name=events.routing.bus.event_bus_name,
             zoho_environment=zoho_environment(config),

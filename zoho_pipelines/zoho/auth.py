@@ -125,10 +125,15 @@ class TokenProvider:
             return self._token
 
     def invalidate(self, stale: AccessToken) -> None:
-        """Forget `stale` (Zoho rejected it) unless it was already replaced, here or in the store."""
+        """Forget `stale` (Zoho rejected it) unless it was already replaced, here or in the store.
+
+        A token this provider no longer holds was replaced by a newer one it minted or read, so
+        the store has moved past it too: late 401s cost no store round trip, let alone a mint.
+        """
         with self._lock:
-            if self._token is stale:
-                self._token = None
+            if self._token is None or self._token.value != stale.value:
+                return
+            self._token = None
             while True:
                 record = self._store.load(self._key)
                 if record.access_token != stale.value:

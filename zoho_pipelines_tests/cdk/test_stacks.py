@@ -40,8 +40,9 @@ def test_network_is_private_isolated_over_three_zones_with_endpoints(synthesized
     endpoints = properties(synthesized, "network", "AWS::EC2::VPCEndpoint")
     gateway = [endpoint for endpoint in endpoints if endpoint.get("VpcEndpointType") == "Gateway"]
     interface = [endpoint for endpoint in endpoints if endpoint.get("VpcEndpointType") == "Interface"]
-    assert len(gateway) == 1
-    assert "s3" in json.dumps(gateway[0]["ServiceName"])
+    assert len(gateway) == 2
+    services = sorted(endpoint["ServiceName"]["Fn::Join"][1][-1] for endpoint in gateway)
+    assert services == [".dynamodb", ".s3"]
     assert len(interface) == len(network_module.INTERFACE_ENDPOINTS)
     assert all(endpoint["PrivateDnsEnabled"] for endpoint in interface)
     template.has_resource_properties("AWS::EC2::FlowLog", {"TrafficType": "ALL"})

@@ -106,9 +106,9 @@ def test_a_client_whose_org_spent_the_quota_waits_for_the_window_then_works(
                 sleep=sleep,
             )
 
-        for _ in range(10):  # ten processes in a row each find the token rejected and mint
-            token = provider().token()
-            provider().invalidate(token)
+        for _ in range(10):  # ten processes in a row: each mints, then finds its token rejected
+            process = provider()
+            process.invalidate(process.token())
             clock.advance(timedelta(seconds=10))
         blocked_at = clock.now()
         token = provider().token()

@@ -7,9 +7,10 @@ worst case for minting, which is what Dagster's run tasks and sensors do when a 
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -43,13 +44,28 @@ def apply_env(env: Mapping[str, str | None]) -> None:
             os.environ[name] = value
 
 
+def spawn_all(target: Callable[..., None], arguments: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """Run `target(*arguments[i], barrier, results)` in a spawned process each; their reports."""
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(len(arguments)), context.Queue()
+    processes = [context.Process(target=target, args=(*args, barrier, results)) for args in arguments]
+    for process in processes:
+        process.start()
+    reports = [results.get(timeout=180) for _ in processes]
+    for process in processes:
+        process.join(timeout=60)
+        if process.exitcode != 0:
+            raise AssertionError(f"a worker exited with {process.exitcode}")
+    return reports
+
+
 def run_worker(
     index: int,
     env: Mapping[str, str | None],
-    barrier: Any,
-    results: Any,
     start: datetime,
     end: datetime,
+    barrier: Any,
+    results: Any,
 ) -> None:
     """Process entry point: set the environment, wait for everyone, read, report (or report the error)."""
     apply_env(env)
