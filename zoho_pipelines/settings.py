@@ -91,6 +91,7 @@ class Settings(BaseSettings):
     zoho_token_store: TokenStoreKind = Field(TokenStoreKind.FILE, alias="ZOHO_TOKEN_STORE")
     zoho_token_table: str | None = Field(None, alias="ZOHO_TOKEN_TABLE")
     zoho_token_cache_dir: Path | None = Field(None, alias="ZOHO_TOKEN_CACHE_DIR")
+    zoho_token_max_wait_s: float | None = Field(None, alias="ZOHO_TOKEN_MAX_WAIT_S", ge=0)
 
     home: Path = Field(Path(".zoho_pipelines"), alias="ZOHO_PIPELINES_HOME")
     lake_url: str | None = Field(None, alias="LAKE_URL")

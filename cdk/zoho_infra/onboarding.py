@@ -43,6 +43,7 @@ RETRY_INTERVAL = Duration.seconds(30)
 RETRY_MAX_ATTEMPTS = 3
 RETRY_BACKOFF_RATE = 2
 HANDLER_MODULE = "zoho_pipelines.onboarding.handlers"
+TOKEN_MAX_WAIT_S = 20
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,9 @@ class OnboardingWorkflow(Construct):
                     "ZOHO_CREDENTIALS_SECRET_ID": zoho_credentials.secret_arn,
                     # One access token for every Lambda container and Dagster task (Zoho's mint limit).
                     **zoho_tokens.environment(),
+                    # A task lives 60 s; rather than outwait a blocked mint window (up to 10 minutes),
+                    # fail as ZohoAPIError and let the state machine's retrier come back later.
+                    "ZOHO_TOKEN_MAX_WAIT_S": str(TOKEN_MAX_WAIT_S),
                     **zoho_environment,
                 },
             )

@@ -71,6 +71,7 @@ class ZohoTransport:
 
     `token_store` is where the access token is shared (see zoho.token_store); without one the
     transport keeps its token to itself. `from_settings` uses the store the settings name.
+    `token_max_wait_s` caps how long a call waits while Zoho refuses to mint (default: the window).
     """
 
     def __init__(
@@ -84,6 +85,7 @@ class ZohoTransport:
         retry_policy: RetryPolicy | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         token_store: TokenStore | None = None,
+        token_max_wait_s: float | None = None,
     ) -> None:
         self.endpoints = zoho_endpoints
         self.stats = ApiStats()
@@ -108,6 +110,7 @@ class ZohoTransport:
             retry_policy=self.retry_policy,
             stats=self.stats,
             store=token_store,
+            max_block_wait_s=token_max_wait_s,
         )
 
     @classmethod
@@ -121,6 +124,7 @@ class ZohoTransport:
             concurrency=settings.concurrency,
             retry_policy=retry_policy,
             token_store=token_store_from_settings(settings),
+            token_max_wait_s=settings.zoho_token_max_wait_s,
         )
 
     @property

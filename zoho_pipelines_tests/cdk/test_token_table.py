@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from aws_cdk.assertions import Match
-from zoho_infra.onboarding import STEPS
+from zoho_infra.onboarding import STEPS, TOKEN_MAX_WAIT_S
 from zoho_infra.token_table import TABLE_NAME, TOKEN_KEY_ACTIONS, TOKEN_TABLE_ACTIONS
 
 from zoho_pipelines.zoho.token_store_dynamodb import PARTITION_KEY, TTL_ATTRIBUTE
@@ -66,6 +66,9 @@ def test_every_zoho_caller_is_told_to_use_the_table(synthesized: Synthesized) ->
     for environment in [*containers.values(), *functions]:
         assert environment["ZOHO_TOKEN_STORE"] == expected["ZOHO_TOKEN_STORE"]
         assert "ExportsOutputRefZohoTokensTable" in json.dumps(environment["ZOHO_TOKEN_TABLE"])
+    # A 60-second task cannot outwait a blocked mint window: it hands the wait to its retrier.
+    assert {environment["ZOHO_TOKEN_MAX_WAIT_S"] for environment in functions} == {str(TOKEN_MAX_WAIT_S)}
+    assert all("ZOHO_TOKEN_MAX_WAIT_S" not in environment for environment in containers.values())
 
 
 def test_callers_may_only_get_and_put_items_of_the_table_and_use_the_key_through_dynamodb(

@@ -6,16 +6,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 
 from zoho_pipelines.clock import ManualClock
+from zoho_pipelines.onboarding import handlers
 from zoho_pipelines.sandbox.auth import MINT_BLOCKED_BODY
 from zoho_pipelines.sandbox.server import RunningSandbox
 from zoho_pipelines.settings import load_settings
-from zoho_pipelines.zoho.auth import BLOCK_GRACE_S, TokenProvider
+from zoho_pipelines.zoho.auth import BLOCK_GRACE_S, TokenMintBlockedError, TokenProvider
+from zoho_pipelines.zoho.client import ZohoClient
 from zoho_pipelines.zoho.credentials import credentials_from_settings
+from zoho_pipelines.zoho.errors import ZohoAPIError, ZohoRateLimitError
 from zoho_pipelines.zoho.token_store import MemoryTokenStore
 
 START = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -126,3 +130,44 @@ def test_a_client_whose_org_spent_the_quota_waits_for_the_window_then_works(
     assert "waiting 505 s" in announced[0]
     for secret in (limited.config.refresh_token, limited.config.client_secret, token.value):
         assert secret not in caplog.text
+
+
+def spend_the_quota(sandbox: RunningSandbox) -> None:
+    """Someone else (another integration holding the refresh token) mints ten tokens."""
+    assert all("access_token" in mint(sandbox).json() for _ in range(10))
+
+
+def test_a_caller_that_cannot_wait_gets_a_rate_limit_error_and_zoho_is_asked_once(
+    limited: RunningSandbox, tmp_path: Path
+) -> None:
+    spend_the_quota(limited)
+    settings = load_settings(
+        **limited.env(), ZOHO_PIPELINES_HOME=str(tmp_path), ZOHO_TOKEN_CACHE_DIR="", ZOHO_TOKEN_MAX_WAIT_S="0"
+    )
+    for _ in range(2):  # a second caller (here: a second client) reads the block from the store
+        with ZohoClient.from_settings(settings) as client, pytest.raises(ZohoRateLimitError) as caught:
+            client.crm.modules()
+        assert isinstance(caught.value, TokenMintBlockedError)
+        assert caught.value.retry_after == pytest.approx(600 + BLOCK_GRACE_S, abs=5)
+    assert limited.state is not None
+    assert limited.state.tokens.mint_limit.refused == 1
+
+
+def test_an_onboarding_task_hands_a_blocked_mint_to_its_state_machine_retrier(
+    limited: RunningSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spend_the_quota(limited)
+    for name, value in {
+        **limited.env(),
+        "ZOHO_PIPELINES_HOME": str(tmp_path),
+        "ZOHO_TOKEN_CACHE_DIR": "",
+        "ZOHO_TOKEN_MAX_WAIT_S": "0",
+    }.items():
+        monkeypatch.setenv(name, value)
+    handlers.use_steps(None)  # the next invocation builds its client from the environment, as in Lambda
+    try:
+        with pytest.raises(ZohoAPIError) as caught:
+            handlers.qualify_deal({"module": "Deals", "operation": "update", "record_ids": ["1"]})
+    finally:
+        handlers.use_steps(None)
+    assert type(caught.value).__name__ == "ZohoAPIError"  # the name the state machine retries
