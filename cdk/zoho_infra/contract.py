@@ -1,0 +1,243 @@
+"""The deployment contract: what each deployed process reads and calls, as data.
+
+One entry per process AWS runs (the ingress Lambda, each onboarding Lambda, Dagster's webserver,
+daemon and run tasks). Two kinds of test hold it to account (zoho_pipelines_tests/cdk/
+test_contract_*.py): the code must read and call nothing outside its entry, and the synthesized
+templates must give each process every variable and permission its entry names. A setting the
+code reads but a deployment should leave at its default is listed under `defaults`, so adding a
+setting to the code fails the tests until someone decides, per process, how it is deployed.
+
+Resources are named by a regular expression the IAM statement's rendered `Resource` must match
+(a logical id fragment survives cross-stack imports; physical names are used where they are fixed).
+`only_with` names the CDK context key a grant depends on (Bedrock is off unless a model is chosen).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Actions a process calls on one resource."""
+
+    actions: tuple[str, ...]
+    resource: str  # regular expression searched in the statement's rendered Resource
+    only_with: str | None = None  # CDK context key that must be set for this grant to exist
+
+
+@dataclass(frozen=True)
+class Process:
+    """One deployed process: the variables it is given, those it leaves at defaults, its grants."""
+
+    name: str
+    environment: frozenset[str]
+    secrets: frozenset[str] = frozenset()  # injected from Secrets Manager (ECS `secrets`)
+    defaults: frozenset[str] = frozenset()  # readable, deliberately not set by the deployment
+    optional: dict[str, str] = field(default_factory=dict)  # variable -> CDK context key that sets it
+    grants: tuple[Grant, ...] = ()
+
+    @property
+    def declared(self) -> frozenset[str]:
+        return self.environment | self.secrets | self.defaults | frozenset(self.optional)
+
+
+# Resources, as the IAM statements render them.
+EVENT_BUS = r"zoho-integration-bus|RoutingBus"
+WEBHOOK_SECRET = r"WebhookSecret"  # noqa: S105 (a resource name pattern)
+CHANNEL_TOKENS_SECRET = r"ChannelTokensSecret"  # noqa: S105 (a resource name pattern)
+ZOHO_CREDENTIALS = r"ZohoCredentialsSecret"
+TOKEN_TABLE = r"ZohoTokensTable"  # noqa: S105 (a resource name pattern)
+LAKE_KEY = r"LakeKey"
+LAKE_OBJECTS = r"zoho-pipelines-lake-.*/zoho/\*"
+COMPUTE_LOG_OBJECTS = r"zoho-pipelines-lake-.*/dagster/compute-logs/\*"
+REFRESH_QUEUE = r"RoutingRefreshQueue"
+REFRESH_DLQ = r"RoutingRefreshDeadLetterQueue"
+LEAD_QUEUE = r"RoutingLeadQualificationQueue"
+LEAD_DLQ = r"RoutingLeadQualificationDeadLetterQueue"
+WORKGROUPS = r"redshift-serverless:.*:workgroup/"
+BEDROCK_MODEL = r"bedrock:.*foundation-model/"
+RUN_TASK_DEFINITION = r"RunTask"
+CLUSTER_TASKS = r":task/"
+
+SQS_CONSUME = (
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+)
+# A consumer that gives up on a message sends it to the DLQ itself; the DLQ sensor reads its depth.
+SQS_DEAD_LETTER = ("sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
+TOKEN_GRANTS = (
+    Grant(("dynamodb:GetItem", "dynamodb:PutItem"), TOKEN_TABLE),
+    Grant(("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"), LAKE_KEY),
+)
+ZOHO_CALLER_ENV = frozenset({"ZOHO_DC", "ZOHO_CREDENTIALS_SECRET_ID", "ZOHO_TOKEN_STORE", "ZOHO_TOKEN_TABLE"})
+# Settings every Zoho caller can read (zoho_pipelines.settings.Settings) that AWS leaves at defaults.
+SETTINGS_DEFAULTS = frozenset(
+    {
+        "ZOHO_ACCOUNTS_URL",
+        "ZOHO_API_URL",
+        "ZOHO_CLIENT_ID",  # these three come from ZOHO_CREDENTIALS_SECRET_ID
+        "ZOHO_CLIENT_SECRET",
+        "ZOHO_REFRESH_TOKEN",
+        "ZOHO_BOOKS_ORGANIZATION_ID",
+        "ZOHO_PROJECTS_PORTAL_ID",
+        "ZOHO_EDITION",
+        "ZOHO_TOKEN_CACHE_DIR",
+        "ZOHO_PIPELINES_HOME",
+        "WAREHOUSE_PASSWORD",
+        "WAREHOUSE_PASSWORD_SECRET_ID",  # IAM credentials (iam=true in WAREHOUSE_URL) instead
+        "WAREHOUSE_LOCK_TIMEOUT_S",
+        "ZOHO_WEBHOOK_SECRETS",
+        "ZOHO_WEBHOOK_SECRETS_SECRET_ID",
+        "ZOHO_WEBHOOK_SECRETS_TTL_SECONDS",
+        "EVENTS_TARGET",
+        "AWS_ENDPOINT_URL",
+    }
+)
+
+INGRESS = Process(
+    name="ingress",
+    environment=frozenset(
+        {
+            "EVENT_BUS_NAME",
+            "ZOHO_WEBHOOK_SECRETS_SECRET_ID",
+            "ZOHO_WEBHOOK_SECRETS_TTL_SECONDS",
+            "ZOHO_CHANNEL_TOKENS_SECRET_ID",
+        }
+    ),
+    # Kept in Secrets Manager (the *_SECRET_ID variables) rather than in the function's environment.
+    defaults=frozenset({"ZOHO_WEBHOOK_SECRETS", "ZOHO_CHANNEL_TOKENS", "AWS_ENDPOINT_URL"}),
+    grants=(
+        Grant(("events:PutEvents",), EVENT_BUS),
+        Grant(("secretsmanager:GetSecretValue",), WEBHOOK_SECRET),
+        Grant(("secretsmanager:GetSecretValue",), CHANNEL_TOKENS_SECRET),
+    ),
+)
+
+ONBOARDING_STEPS = (
+    "QualifyDealData",
+    "CreateZohoProject",
+    "SetupBilling",
+    "AIEnrichment",
+    "SendWelcomeSequence",
+)
+ONBOARDING = tuple(
+    Process(
+        name=f"onboarding:{step}",
+        environment=ZOHO_CALLER_ENV | {"ZOHO_TOKEN_MAX_WAIT_S"},
+        defaults=SETTINGS_DEFAULTS
+        | {
+            "ZOHO_MAX_CONCURRENCY",
+            "ZOHO_MODULES",
+            "LAKE_URL",
+            "LAKE_KMS_KEY_ID",
+            "WAREHOUSE_URL",
+            "REDSHIFT_IAM_ROLE_ARN",
+            "EVENTS_QUEUE_URL",
+            "ZOHO_CHANNEL_TOKENS",
+            "EVENT_BUS_NAME",
+        },
+        grants=(Grant(("secretsmanager:GetSecretValue",), ZOHO_CREDENTIALS), *TOKEN_GRANTS),
+    )
+    for step in ONBOARDING_STEPS
+)
+
+# What deploy/dagster.yaml's instance reads (its `env:` keys), plus DAGSTER_HOME.
+DAGSTER_INSTANCE_ENV = frozenset(
+    {
+        "DAGSTER_HOME",
+        "DAGSTER_PG_HOST",
+        "DAGSTER_PG_PORT",
+        "DAGSTER_PG_DB",
+        "DAGSTER_COMPUTE_LOGS_BUCKET",
+        "DAGSTER_COMPUTE_LOGS_PREFIX",
+        "DAGSTER_RUN_CONTAINER",
+    }
+)
+DAGSTER_ENV = (
+    DAGSTER_INSTANCE_ENV
+    | ZOHO_CALLER_ENV
+    | {
+        "LAKE_URL",
+        "LAKE_KMS_KEY_ID",
+        "WAREHOUSE_URL",
+        "REDSHIFT_IAM_ROLE_ARN",
+        "EVENTS_QUEUE_URL",
+        "LEAD_QUALIFICATION_QUEUE_URL",
+        "EVENT_BUS_NAME",
+        "ZOHO_MAX_CONCURRENCY",
+        "ZOHO_WATCH_CHANNEL_ID",
+        "ZOHO_WATCH_NOTIFY_URL",
+    }
+)
+DAGSTER_SECRETS = frozenset({"DAGSTER_PG_USERNAME", "DAGSTER_PG_PASSWORD", "ZOHO_CHANNEL_TOKENS"})
+DAGSTER_DEFAULTS = SETTINGS_DEFAULTS | {
+    "ZOHO_TOKEN_MAX_WAIT_S",  # runs and sensors can outwait a blocked mint window
+    "ZOHO_MODULES",
+    "ZOHO_PARTITIONS_START",
+    "ZOHO_RESYNC_DAYS",
+    "ZOHO_LEAD_SCORE_FIELD",
+    "ZOHO_LEAD_SCORE_REASON_FIELD",
+}
+DAGSTER_OPTIONAL = {
+    "BEDROCK_MODEL_ID": "bedrock_model_id",
+    "ZOHO_WATCH_EVENTS": "zoho_watch_events",
+    "ZOHO_WATCH_CHANNEL_TTL_HOURS": "zoho_watch_channel_ttl_hours",
+}
+DAGSTER_DATA_GRANTS = (
+    Grant(("s3:GetObject", "s3:PutObject", "s3:DeleteObject"), LAKE_OBJECTS),
+    Grant(("s3:GetObject", "s3:PutObject"), COMPUTE_LOG_OBJECTS),
+    Grant(("kms:Decrypt", "kms:GenerateDataKey"), LAKE_KEY),
+    Grant(("secretsmanager:GetSecretValue",), ZOHO_CREDENTIALS),
+    *TOKEN_GRANTS,
+    Grant(SQS_CONSUME, REFRESH_QUEUE),
+    Grant(SQS_CONSUME, LEAD_QUEUE),
+    Grant(SQS_DEAD_LETTER, REFRESH_DLQ),
+    Grant(SQS_DEAD_LETTER, LEAD_DLQ),
+)
+DAGSTER_LAUNCHER_GRANTS = (
+    Grant(("ecs:RunTask",), RUN_TASK_DEFINITION),
+    Grant(("ecs:DescribeTasks", "ecs:StopTask"), CLUSTER_TASKS),
+)
+
+
+def _dagster(name: str, grants: tuple[Grant, ...], *, launches_runs: bool) -> Process:
+    # The instance's run launcher is configured from the run task definition's ARN, which the run
+    # task definition cannot carry itself (it would reference its own ARN).
+    extra = {"DAGSTER_RUN_TASK_DEFINITION"} if launches_runs else set()
+    return Process(
+        name=f"dagster:{name}",
+        environment=DAGSTER_ENV | extra,
+        secrets=DAGSTER_SECRETS,
+        defaults=DAGSTER_DEFAULTS,
+        optional=DAGSTER_OPTIONAL,
+        grants=grants,
+    )
+
+
+DAGSTER_WEBSERVER = _dagster(
+    "webserver", (*DAGSTER_DATA_GRANTS, *DAGSTER_LAUNCHER_GRANTS), launches_runs=True
+)
+DAGSTER_DAEMON = _dagster("daemon", (*DAGSTER_DATA_GRANTS, *DAGSTER_LAUNCHER_GRANTS), launches_runs=True)
+DAGSTER_RUN = _dagster(
+    "run",
+    (
+        *DAGSTER_DATA_GRANTS,
+        Grant(("redshift-serverless:GetCredentials",), WORKGROUPS),
+        Grant(("bedrock:InvokeModel",), BEDROCK_MODEL, only_with="bedrock_model_id"),
+    ),
+    launches_runs=False,
+)
+
+PROCESSES: tuple[Process, ...] = (INGRESS, *ONBOARDING, DAGSTER_WEBSERVER, DAGSTER_DAEMON, DAGSTER_RUN)
+
+
+def process(name: str) -> Process:
+    """The contract entry called `name` (e.g. "ingress", "dagster:run")."""
+    for candidate in PROCESSES:
+        if candidate.name == name:
+            return candidate
+    raise KeyError(name)
