@@ -11,7 +11,9 @@ made idempotent here, and only through what the Books API documents:
   https://www.zoho.com/books/api/v3/contacts/#update-a-contact-using-a-custom-fields-unique-value):
   one PUT that finds the contact an earlier attempt made (and re-applies the same values) or
   creates it. Books enforces the uniqueness, so not even two executions at the same moment can
-  make two customers.
+  make two customers. Before that write, the contact an earlier attempt made is looked for by its
+  name (List Contacts' `contact_name`; Books keeps names unique) and its custom field, so a retry
+  normally writes nothing at all.
 - the invoice carries the deal's external key as its reference_number, looked up with List
   Invoices' `reference_number` and `customer_id` filters
   (https://www.zoho.com/books/api/v3/invoices/#list-invoices); Books does not keep references
@@ -79,6 +81,14 @@ class BooksBilling:
         if linked:
             return Outcome(linked[0], created=False)
         name = customer_name(deal)
+        # The contact an earlier attempt made, found without a write: by its name (a List
+        # Contacts filter; Books keeps names unique), confirmed by its custom field.
+        same_name = self._named(name)
+        ours = [contact for contact in same_name if _held_for(contact, account_id)]
+        if ours:
+            return Outcome(ours[0], created=False)
+        if same_name:
+            raise self._name_taken(same_name[0], name, account_id)
         try:
             record, created = self._books.upsert_contact(
                 {
@@ -92,19 +102,22 @@ class BooksBilling:
                 unique_value=account_id,
             )
         except ZohoInvalidDataError as error:
-            if error.code == NAME_IN_USE:
-                raise self._name_taken(name, account_id) from None
+            if error.code == NAME_IN_USE:  # taken since the look-up
+                holders = self._named(name)
+                raise self._name_taken(holders[0] if holders else {}, name, account_id) from None
             raise
         return Outcome(record, created=created)
 
-    def _name_taken(self, name: str, account_id: str) -> CustomerNameTaken:
-        """Books keeps contact names unique: say which contact holds the account's name."""
-        holders = [
+    def _named(self, name: str) -> list[Record]:
+        return [
             contact
             for contact in self._books.search("contacts", {"contact_name": name})
             if str(contact.get("contact_name", "")).casefold() == name.casefold()
         ]
-        holder = holders[0] if holders else {}
+
+    @staticmethod
+    def _name_taken(holder: Mapping[str, Any], name: str, account_id: str) -> CustomerNameTaken:
+        """Books keeps contact names unique: say which contact holds the account's name."""
         return CustomerNameTaken(
             f"the Books contact {holder.get('contact_id') or '(unknown)'} is named {name!r} but is not the "
             f"customer of CRM account {account_id}; rename one of them (or link it to the account), "
@@ -145,3 +158,15 @@ class BooksBilling:
 
 def _customer_of(contact: Mapping[str, Any], account_id: str) -> bool:
     return str(contact.get("zcrm_account_id") or "") == account_id and contact.get("contact_type") != "vendor"
+
+
+def _held_for(contact: Mapping[str, Any], account_id: str) -> bool:
+    """Whether the contact carries the account id in `CRM_ACCOUNT_FIELD` (list rows show custom
+    fields as `cf_...` keys, records as `custom_fields` entries)."""
+    values = {str(contact.get(CRM_ACCOUNT_FIELD) or "")}
+    values.update(
+        str(field.get("value") or "")
+        for field in contact.get("custom_fields") or ()
+        if isinstance(field, dict) and field.get("api_name") == CRM_ACCOUNT_FIELD
+    )
+    return account_id in values and contact.get("contact_type") != "vendor"

@@ -141,7 +141,8 @@ def test_every_task_recovers_from_a_zoho_outage_through_its_retrier_writing_once
     new_writes = {k: v - baseline.get(k, 0) for k, v in after.items() if v != baseline.get(k, 0)}
     assert new_writes == {
         "POST /restapi/portal/{portal_id}/projects/": 1,
-        "POST /books/v3/{entity}": 2,  # the customer, then the invoice
+        "PUT /books/v3/{entity}": 1,  # the customer (upserted by its CRM account custom field)
+        "POST /books/v3/{entity}": 1,  # the invoice
         "PUT /crm/{version}/{module}": 2,  # the score, then the welcome step
     }
 

@@ -117,9 +117,10 @@ def test_a_customer_is_created_for_an_account_books_does_not_know(
     gets_before = books_gets(sandbox)
     again = handlers.setup_billing(state)
     assert again == {**billing, "customer_created": False, "invoice_created": False}
-    assert (books_puts(sandbox), books_posts(sandbox)) == (2, 1)  # the upsert found it: no POST
-    # The linked-customer look-up and the invoice's reference: two look-ups, no scan of every contact.
-    assert books_gets(sandbox) - gets_before == 2
+    assert (books_puts(sandbox), books_posts(sandbox)) == (1, 1)  # found: nothing written again
+    # The linked customer, the name (confirmed by the custom field), the invoice's reference:
+    # three look-ups, no scan of every contact.
+    assert books_gets(sandbox) - gets_before == 3
     assert len(customers_of(client, deal["account_id"], name)) == 1
     assert len(invoices_of(client, deal["id"])) == 1
 
@@ -137,7 +138,7 @@ def test_a_retry_after_a_crash_between_customer_and_invoice_creates_neither_twic
     assert retried["customer_id"] == orphan.record["contact_id"]
     assert retried["customer_created"] is False
     assert retried["invoice_created"] is True
-    assert books_posts(sandbox) == 1  # the invoice only
+    assert (books_puts(sandbox), books_posts(sandbox)) == (1, 1)  # the orphan's upsert, the invoice
     assert len(customers_of(client, deal["account_id"], customer_name(deal))) == 1
     assert len(invoices_of(client, deal["id"])) == 1
 
@@ -201,6 +202,24 @@ def test_a_deal_without_an_amount_gets_its_customer_but_no_invoice(
     assert billing["customer_id"]
     assert (billing["invoice_id"], billing["invoice_created"]) == (None, False)
     assert books_posts(sandbox) == 0
+
+
+def test_a_customer_renamed_in_books_is_still_found_by_its_custom_field(
+    sandbox: RunningSandbox, client: ZohoClient, steps: OnboardingSteps
+) -> None:
+    state = state_of_a_new_account(sandbox, client)
+    first = handlers.setup_billing(state)
+    renamed = {"contact_name": "Renamed By Finance Ltd"}
+    (contact, created) = client.books.upsert_contact(
+        renamed, unique_field=CRM_ACCOUNT_FIELD, unique_value=state["deal"]["account_id"]
+    )
+    assert (contact["contact_id"], created) == (first["customer_id"], False)
+
+    again = handlers.setup_billing(state)  # not found by name any more: the upsert finds it
+
+    assert again["customer_id"] == first["customer_id"]
+    assert (again["customer_created"], again["invoice_created"]) == (False, False)
+    assert len(client.books.search("contacts", {"contact_name": customer_name(state["deal"])})) == 1
 
 
 def test_the_same_deal_onboarded_again_hours_later_bills_once(
