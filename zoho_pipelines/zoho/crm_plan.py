@@ -13,7 +13,7 @@ COQL pages order them by id, so each is read once however many share it.
 
 One COQL query reaches 100,000 rows deep; a window with more is planned in blocks: the probe at
 rank 99,999 marks where the next block starts, and the next block is probed from there while
-the first one is already being read.
+the first one is already being read, over at most twice the first block's time span.
 """
 
 from __future__ import annotations
@@ -70,11 +70,17 @@ class RankPlanner:
         window does not pay for ten probes; a wrong hint costs one round trip.
         """
         base, end = require_aware(start, "start"), require_aware(end, "end")
+        limit = end
         while True:
-            beyond = yield from self._plan_block(module, base, end, likely_small=likely_small)
-            if beyond is None:
+            beyond = yield from self._plan_block(module, base, limit, likely_small=likely_small)
+            if beyond is None and limit >= end:
                 return
-            base, likely_small = beyond, False
+            # The next block's probes look no further than twice the time the last block took
+            # (each probe makes the server order every record it spans): a block that then
+            # falls short ends at that bound and the one after looks twice as far again.
+            span = (beyond or limit) - base
+            base, likely_small = beyond or limit, False
+            limit = min(end, base + 2 * span)
 
     def _plan_block(
         self, module: str, base: datetime, end: datetime, *, likely_small: bool

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -158,3 +158,34 @@ def test_a_wrong_small_hint_costs_one_round_trip_not_records(server):
         windows = list(planner.plan("Deals", start, end, likely_small=True))
     assert sum(len(listing.ids_between(w.start, w.end)) for w in windows) == 3_000
     assert len(windows) >= 2
+
+
+BOUNDS = re.compile(r"Modified_Time >= '([^']+)' and Modified_Time < '([^']+)'")
+
+
+def test_later_blocks_probe_only_about_as_far_as_the_last_block_reached(server):
+    """Each probe makes the server order every record it spans, so past the first block the
+    probes look no further than twice the last block's time span (a whole year would otherwise
+    be ordered once per probe)."""
+    listing = CrmListing("Deals", 6_000, per_second=1)
+    server.on_api_call = listing
+    start, end = listing.moment(0), listing.moment(5_999) + timedelta(seconds=1)
+    with transport_for(server) as transport:
+        coql = CrmClient(transport).coql
+        planner = RankPlanner(coql, concurrency=4, window_records=200, max_rank=1_000)
+        windows = list(planner.plan("Deals", start, end))
+        ids = [
+            record["id"]
+            for window in windows
+            for batch in coql.iter_window(
+                "Deals", ["F_0"], window.start, window.end, page_size=200, max_offset_rows=1_000
+            )
+            for record in batch
+        ]
+    assert ids == listing.ids_between(start, end)
+    spans = {
+        len(listing.ids_between(datetime.fromisoformat(low), datetime.fromisoformat(high)))
+        for query in probes(listing)
+        for low, high in [BOUNDS.search(query).groups()]
+    }
+    assert max(spans - {6_000}) <= 3_000  # only the first block's probes span the whole window
