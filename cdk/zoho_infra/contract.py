@@ -131,7 +131,6 @@ ONBOARDING = tuple(
         defaults=SETTINGS_DEFAULTS
         | {
             "ZOHO_MAX_CONCURRENCY",
-            "ZOHO_MODULES",
             "LAKE_URL",
             "LAKE_KMS_KEY_ID",
             "WAREHOUSE_URL",
@@ -207,12 +206,14 @@ DAGSTER_LAUNCHER_GRANTS = (
 def _dagster(name: str, grants: tuple[Grant, ...], *, launches_runs: bool) -> Process:
     # The instance's run launcher is configured from the run task definition's ARN, which the run
     # task definition cannot carry itself (it would reference its own ARN).
-    extra = {"DAGSTER_RUN_TASK_DEFINITION"} if launches_runs else set()
+    # dagster.yaml names it, but an instance resolves it only when its run launcher is first used
+    # (checked: loading the instance without it works), and run tasks never launch runs.
+    launcher = frozenset({"DAGSTER_RUN_TASK_DEFINITION"})
     return Process(
         name=f"dagster:{name}",
-        environment=DAGSTER_ENV | extra,
+        environment=DAGSTER_ENV | (launcher if launches_runs else frozenset()),
         secrets=DAGSTER_SECRETS,
-        defaults=DAGSTER_DEFAULTS,
+        defaults=DAGSTER_DEFAULTS | (frozenset() if launches_runs else launcher),
         optional=DAGSTER_OPTIONAL,
         grants=grants,
     )

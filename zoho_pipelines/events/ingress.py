@@ -15,6 +15,7 @@ Configuration (environment):
     ZOHO_WEBHOOK_SECRETS_SECRET_ID       Secrets Manager secret holding more accepted secrets
     ZOHO_WEBHOOK_SECRETS_TTL_SECONDS     how long that secret is cached (default 60)
     ZOHO_CHANNEL_TOKENS                  comma-separated Notification API channel tokens
+    ZOHO_CHANNEL_TOKENS_SECRET_ID        Secrets Manager secret holding more channel tokens (same TTL)
     EVENT_BUS_NAME                       default zoho-integration-bus
 
 Imports only the standard library and boto3 (the Lambda ships nothing else); in particular not
@@ -53,7 +54,7 @@ from zoho_pipelines.events.request import (
     is_json_body,
     read_request,
 )
-from zoho_pipelines.events.webhook_auth import SecretsUnavailable, WebhookSecrets, encode_secrets, matches_any
+from zoho_pipelines.events.webhook_auth import SecretsUnavailable, WebhookSecrets, matches_any
 
 if TYPE_CHECKING:
     from zoho_pipelines.clock import Clock
@@ -67,6 +68,7 @@ _ENVIRONMENT_VARIABLES = (
     "ZOHO_WEBHOOK_SECRETS_SECRET_ID",
     "ZOHO_WEBHOOK_SECRETS_TTL_SECONDS",
     "ZOHO_CHANNEL_TOKENS",
+    "ZOHO_CHANNEL_TOKENS_SECRET_ID",
     "EVENT_BUS_NAME",
     "AWS_ENDPOINT_URL",
     "AWS_REGION",
@@ -94,6 +96,7 @@ class IngressConfig:
     webhook_secrets_secret_id: str | None = None
     webhook_secrets_ttl_s: float = 60.0
     channel_tokens: tuple[str, ...] = ()
+    channel_tokens_secret_id: str | None = None
     event_bus_name: str = DEFAULT_EVENT_BUS
     max_body_bytes: int = MAX_BODY_BYTES
 
@@ -119,6 +122,7 @@ class IngressConfig:
             webhook_secrets_secret_id=env.get("ZOHO_WEBHOOK_SECRETS_SECRET_ID", "").strip() or None,
             webhook_secrets_ttl_s=ttl,
             channel_tokens=_csv(env.get("ZOHO_CHANNEL_TOKENS", "")),
+            channel_tokens_secret_id=env.get("ZOHO_CHANNEL_TOKENS_SECRET_ID", "").strip() or None,
             event_bus_name=env.get("EVENT_BUS_NAME", "").strip() or DEFAULT_EVENT_BUS,
         )
 
@@ -148,9 +152,14 @@ class IngressHandler:
             secret_id=config.webhook_secrets_secret_id,
             ttl_s=config.webhook_secrets_ttl_s,
         )
-        self._channel_tokens = encode_secrets(config.channel_tokens)
+        # Channel tokens rotate like webhook secrets: every value of the secret is accepted.
+        self._channel_tokens = WebhookSecrets(
+            config.channel_tokens,
+            secret_id=config.channel_tokens_secret_id,
+            ttl_s=config.webhook_secrets_ttl_s,
+        )
         self._clock = clock
-        if not self._secrets.configured and not self._channel_tokens:
+        if not self._secrets.configured and not self._channel_tokens.configured:
             logger.warning("no webhook secrets or channel tokens configured: every request gets 401")
 
     def __call__(self, event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
@@ -194,7 +203,7 @@ class IngressHandler:
         except MalformedEventError:
             payload = None
         token = payload.get("token") if payload is not None and is_notification_payload(payload) else None
-        if not isinstance(token, str) or not matches_any(token, self._channel_tokens):
+        if not isinstance(token, str) or not matches_any(token, self._channel_tokens.current()):
             raise _Rejected(401, "Unauthorized")
         try:
             return parse_notification(payload, received_at=self._now())
