@@ -78,6 +78,7 @@ def compose(app: cdk.App, *, dagster_image: ecs.ContainerImage | None = None) ->
         app,
         f"{STACK_PREFIX}Onboarding",
         config=config,
+        network=network.network,
         data=data,
         topic=topic,
         bundle_dir=bundle_dir,
@@ -100,6 +101,7 @@ def compose(app: cdk.App, *, dagster_image: ecs.ContainerImage | None = None) ->
         network=network.network,
         data=data,
         events=events,
+        ingress=ingress,
         image=dagster_image or code_location_image(),
         **common,
     )

@@ -24,10 +24,11 @@ CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 class ZohoEgress(StrEnum):
     """How workloads that call Zoho reach the internet.
 
-    `none` is the locked-down default: private isolated subnets only, no NAT and no internet
-    gateway. Dagster's Zoho extraction then needs an egress path the operator provides (a proxy
-    reached through a peering or Transit Gateway attachment); `nat` adds public subnets with one
-    NAT gateway per zone for deployments that accept that instead.
+    `nat` (the default) adds public subnets with one NAT gateway per zone: Dagster and the
+    onboarding functions, which must reach Zoho, run in private subnets routed through them. `none`
+    is the locked-down variant: private isolated subnets only, no NAT and no internet gateway;
+    Zoho must then be reached through an egress path the operator provides (an HTTPS proxy over a
+    peering or Transit Gateway attachment), and the onboarding functions stay outside the VPC.
     """
 
     NONE = "none"
@@ -43,6 +44,10 @@ class DeploymentConfig:
     zoho_egress: ZohoEgress
     alarm_email: str | None
     zoho_dc: str
+    bedrock_model_id: str | None = None  # lead scoring by a Bedrock model; None keeps the rules
+    zoho_watch_channel_id: str | None = None  # the Notification API channel Dagster keeps enabled
+    zoho_watch_events: str | None = None  # e.g. Leads.all,Deals.edit; None: every synced CRM module
+    zoho_watch_channel_ttl_hours: str | None = None
 
     @classmethod
     def from_context(cls, node: Node) -> DeploymentConfig:
@@ -63,9 +68,13 @@ class DeploymentConfig:
             region=region,
             availability_zones=(zones[0], zones[1], zones[2]),
             vpc_cidr=cidr,
-            zoho_egress=ZohoEgress(_text(node, "zoho_egress") or ZohoEgress.NONE),
+            zoho_egress=ZohoEgress(_text(node, "zoho_egress") or ZohoEgress.NAT),
             alarm_email=_text(node, "alarm_email"),
             zoho_dc=_text(node, "zoho_dc") or "com",
+            bedrock_model_id=_text(node, "bedrock_model_id"),
+            zoho_watch_channel_id=_channel_id(_text(node, "zoho_watch_channel_id")),
+            zoho_watch_events=_text(node, "zoho_watch_events"),
+            zoho_watch_channel_ttl_hours=_text(node, "zoho_watch_channel_ttl_hours"),
         )
 
 
@@ -73,6 +82,13 @@ def cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:
     """cdk.json's context. The CDK CLI passes it to the app; `python app.py` run directly has to
     read it itself, or it would synthesize with none of the project's feature flags."""
     return dict(json.loads(path.read_text(encoding="utf-8")).get("context", {}))
+
+
+def _channel_id(value: str | None) -> str | None:
+    """Zoho channel ids are numbers the client chooses; fail the synthesis, not the schedule."""
+    if value is not None and not value.isdigit():
+        raise ValueError(f"zoho_watch_channel_id must be a number, got {value!r}")
+    return value
 
 
 def _text(node: Node, key: str) -> str | None:

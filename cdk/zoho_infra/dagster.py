@@ -35,6 +35,7 @@ from zoho_infra.data import (
 )
 from zoho_infra.nag import acknowledge, acknowledge_wildcard_resource
 from zoho_infra.token_table import ZohoTokenTable
+from zoho_pipelines.events.routing import Target
 
 DAGSTER_HOME = "/opt/dagster/dagster_home"
 WORKSPACE = "/opt/dagster/app/workspace.yaml"
@@ -65,6 +66,13 @@ IMAGE_CONTEXT_EXCLUDES = [
     "!deploy/dagster.yaml",
     "**/__pycache__",
 ]
+
+
+def bedrock_model_arn(stack: Stack, model_id: str) -> str:
+    """The foundation model's ARN: InvokeModel (and Converse) allowed on that one model only."""
+    return stack.format_arn(
+        service="bedrock", account="", resource="foundation-model", resource_name=model_id
+    )
 
 
 def code_location_image() -> ecs.ContainerImage:
@@ -162,8 +170,12 @@ class DagsterOnEcs(Construct):
         zoho_credentials: secretsmanager.ISecret,
         zoho_tokens: ZohoTokenTable,
         event_queues: dict[str, sqs.IQueue],
+        event_dead_letter_queues: dict[str, sqs.IQueue],
         event_bus_name: str,
         zoho_environment: dict[str, str],
+        channel_tokens: secretsmanager.ISecret,
+        watch_environment: dict[str, str],
+        bedrock_model_id: str | None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -224,6 +236,16 @@ class DagsterOnEcs(Construct):
         zoho_tokens.grant(self.task_role)
         for queue in event_queues.values():
             queue.grant_consume_messages(self.task_role)
+        # Consumers dead-letter malformed events themselves; the DLQ sensor reads their depth.
+        for queue in event_dead_letter_queues.values():
+            queue.grant_send_messages(self.task_role)
+        if bedrock_model_id:
+            self.task_role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["bedrock:InvokeModel"],
+                    resources=[bedrock_model_arn(stack, bedrock_model_id)],
+                )
+            )
         workgroups = stack.format_arn(service="redshift-serverless", resource="workgroup", resource_name="*")
         self.task_role.add_to_policy(
             iam.PolicyStatement(
@@ -256,7 +278,8 @@ class DagsterOnEcs(Construct):
                 f"?iam=true&serverless_work_group={warehouse_workgroup}"
             ),
             "REDSHIFT_IAM_ROLE_ARN": warehouse_copy_role_arn,
-            "EVENTS_QUEUE_URL": event_queues["refresh"].queue_url,
+            "EVENTS_QUEUE_URL": event_queues[Target.REFRESH].queue_url,
+            "LEAD_QUALIFICATION_QUEUE_URL": event_queues[Target.LEAD_QUALIFICATION].queue_url,
             "EVENT_BUS_NAME": event_bus_name,
             "ZOHO_CREDENTIALS_SECRET_ID": zoho_credentials.secret_arn,
             # Webserver, daemon (sensors) and every run task share one access token (Zoho's mint limit).
@@ -264,10 +287,15 @@ class DagsterOnEcs(Construct):
             # Per run; deploy/dagster.yaml caps concurrent runs per Zoho app to fit the org's limit.
             "ZOHO_MAX_CONCURRENCY": str(ZOHO_CALLS_PER_RUN),
             **zoho_environment,
+            # The Notification API channel the schedule renews (ZOHO_WATCH_*), and the scorer.
+            **watch_environment,
+            **({"BEDROCK_MODEL_ID": bedrock_model_id} if bedrock_model_id else {}),
         }
         secrets = {
             "DAGSTER_PG_USERNAME": ecs.Secret.from_secrets_manager(self.database.secret, "username"),
             "DAGSTER_PG_PASSWORD": ecs.Secret.from_secrets_manager(self.database.secret, "password"),
+            # The token a renewed channel carries; the ingress accepts every value of the secret.
+            "ZOHO_CHANNEL_TOKENS": ecs.Secret.from_secrets_manager(channel_tokens, "current"),
         }
 
         run_definition = self._task_definition(

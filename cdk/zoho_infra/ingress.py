@@ -69,6 +69,26 @@ class WebhookIngress(Construct):
             "the old key) that the handler supports by accepting every value in the object.",
         )
 
+        # Notification API channels echo a token instead of sending a header. Dagster gives Zoho the
+        # "current" value when it renews the channel; the function accepts every value (rotation).
+        self.channel_tokens_secret = secretsmanager.Secret(
+            self,
+            "ChannelTokensSecret",
+            description="Notification API channel tokens (JSON): Dagster sends 'current', all are accepted",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template="{}",  # noqa: S106 (an empty JSON object, not a password)
+                generate_string_key="current",
+                exclude_punctuation=True,
+                password_length=48,
+            ),
+        )
+        acknowledge(
+            self.channel_tokens_secret,
+            "AwsSolutions-SMG4",
+            "A new channel token must reach Zoho through a channel renewal by Dagster, which Secrets "
+            "Manager cannot trigger; rotation is the documented manual overlap (deploy/README.md).",
+        )
+
         security_group = ec2.SecurityGroup(
             self,
             "SecurityGroup",
@@ -101,9 +121,11 @@ class WebhookIngress(Construct):
                 "EVENT_BUS_NAME": bus.event_bus_name,
                 "ZOHO_WEBHOOK_SECRETS_SECRET_ID": self.webhook_secret.secret_arn,
                 "ZOHO_WEBHOOK_SECRETS_TTL_SECONDS": str(SECRET_TTL_S),
+                "ZOHO_CHANNEL_TOKENS_SECRET_ID": self.channel_tokens_secret.secret_arn,
             },
         )
         self.webhook_secret.grant_read(self.function)
+        self.channel_tokens_secret.grant_read(self.function)
         bus.grant_put_events_to(self.function)
         acknowledge_lambda_service_role(self.function, in_vpc=True)
 

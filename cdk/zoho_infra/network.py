@@ -1,9 +1,12 @@
 """The private network every workload runs in.
 
-Three zones of private isolated subnets: nothing in them can reach or be reached from the
-internet. AWS services are reached through endpoints instead (S3 and DynamoDB through free
-gateway endpoints, the rest through interface endpoints), so the functions and Dagster work without a NAT.
-Flow logs record every accepted and rejected connection.
+Three zones. By default (`zoho_egress=nat`) the workloads that call Zoho (Dagster, the onboarding
+functions) run in private subnets whose only way out is a NAT gateway per zone; the warehouse,
+Dagster's database, the ingress function and the endpoints sit in private isolated subnets that
+cannot reach or be reached from the internet. With `zoho_egress=none` there are only the isolated
+subnets. Either way AWS services are reached through endpoints (S3 and DynamoDB through free gateway
+endpoints on every private route table, the rest through interface endpoints), so lake and AWS API
+traffic never crosses the NAT. Flow logs record every accepted and rejected connection.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ INTERFACE_ENDPOINTS: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
     "EcsAgent": ec2.InterfaceVpcEndpointAwsService.ECS_AGENT,
     "EcsTelemetry": ec2.InterfaceVpcEndpointAwsService.ECS_TELEMETRY,
     "XRay": ec2.InterfaceVpcEndpointAwsService.XRAY,
+    "BedrockRuntime": ec2.InterfaceVpcEndpointAwsService.BEDROCK_RUNTIME,  # lead scoring (Converse)
+    "SsmMessages": ec2.InterfaceVpcEndpointAwsService.SSM_MESSAGES,  # ECS Exec: the Dagster UI tunnel
+    "RedshiftServerless": ec2.InterfaceVpcEndpointAwsService.REDSHIFT_SERVERLESS,  # GetCredentials
 }
 ISOLATED_SUBNETS = "isolated"
 EGRESS_SUBNETS = "egress"
@@ -81,15 +87,16 @@ class PrivateNetwork(Construct):
             traffic_type=ec2.FlowLogTrafficType.ALL,
         )
 
-        self.vpc.add_gateway_endpoint(
-            "S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[self.isolated_subnets]
-        )
-        # The Zoho token table (zoho_infra.token_table), read by Dagster every time it calls Zoho.
-        token_subnets = [self.isolated_subnets]
+        # Every private route table: lake traffic (Dagster runs, Redshift COPY) and the Zoho token
+        # table (read on every Zoho call) must not pay for, or depend on, the NAT.
+        private_subnets = [self.isolated_subnets]
         if self.workload_subnets is not self.isolated_subnets:
-            token_subnets.append(self.workload_subnets)
+            private_subnets.append(self.workload_subnets)
         self.vpc.add_gateway_endpoint(
-            "DynamoDb", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets=token_subnets
+            "S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=private_subnets
+        )
+        self.vpc.add_gateway_endpoint(
+            "DynamoDb", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets=private_subnets
         )
         self.endpoint_security_group = ec2.SecurityGroup(
             self,

@@ -13,8 +13,10 @@ caught, published to the alarm topic with the execution id, and ends the run in
 `OnboardingFailed`. The handlers raise ZohoAPIError (exactly that name, which is what Step
 Functions matches) only for failures worth retrying; see `zoho_pipelines.onboarding.handlers`.
 
-The task functions run outside the VPC: they talk only to Zoho (on the internet), to Secrets
-Manager and to the Zoho token table, and the VPC is deliberately without an internet path.
+The task functions talk only to Zoho (on the internet), to Secrets Manager and to the Zoho token
+table. With the default NAT egress they run in the VPC's private subnets (Zoho through the NAT,
+AWS through the endpoints); with `zoho_egress=none` the VPC has no internet path, so they run
+outside it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -87,9 +90,22 @@ class OnboardingWorkflow(Construct):
         zoho_tokens: ZohoTokenTable,
         zoho_environment: dict[str, str],
         topic: sns.ITopic,
+        vpc: ec2.IVpc | None = None,
+        subnets: ec2.SubnetSelection | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.functions: dict[str, lambda_.Function] = {}
+        security_groups = None
+        if vpc is not None:
+            security_group = ec2.SecurityGroup(
+                self,
+                "SecurityGroup",
+                vpc=vpc,
+                description="Onboarding functions: HTTPS to Zoho (through the NAT) and the AWS endpoints",
+                allow_all_outbound=False,
+            )
+            security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS: Zoho and AWS APIs")
+            security_groups = [security_group]
         for step in STEPS:
             function = lambda_.Function(
                 self,
@@ -101,6 +117,9 @@ class OnboardingWorkflow(Construct):
                 code=code,
                 memory_size=512,
                 timeout=Duration.seconds(60),
+                vpc=vpc,
+                vpc_subnets=subnets if vpc is not None else None,
+                security_groups=security_groups,
                 tracing=lambda_.Tracing.ACTIVE,
                 log_group=logs.LogGroup(
                     self,
@@ -120,7 +139,7 @@ class OnboardingWorkflow(Construct):
             )
             zoho_credentials.grant_read(function)
             zoho_tokens.grant(function)
-            acknowledge_lambda_service_role(function, in_vpc=False)
+            acknowledge_lambda_service_role(function, in_vpc=vpc is not None)
             acknowledge(
                 function,
                 "AwsSolutions-L1",

@@ -17,7 +17,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from zoho_infra import assets
-from zoho_infra.config import DeploymentConfig
+from zoho_infra.config import DeploymentConfig, ZohoEgress
 from zoho_infra.credentials import ZohoCredentials
 from zoho_infra.dagster import DagsterOnEcs
 from zoho_infra.data import DataLake, Warehouse
@@ -33,6 +33,18 @@ from zoho_pipelines.events.routing import Target
 def zoho_environment(config: DeploymentConfig) -> dict[str, str]:
     """Settings the Zoho callers need besides their credentials (see the README's table)."""
     return {"ZOHO_DC": config.zoho_dc}
+
+
+def watch_environment(config: DeploymentConfig, notify_url: str) -> dict[str, str]:
+    """The Notification API channel Dagster's schedule keeps enabled, pointed at the ingress."""
+    environment = {"ZOHO_WATCH_NOTIFY_URL": notify_url}
+    optional = {
+        "ZOHO_WATCH_CHANNEL_ID": config.zoho_watch_channel_id,
+        "ZOHO_WATCH_EVENTS": config.zoho_watch_events,
+        "ZOHO_WATCH_CHANNEL_TTL_HOURS": config.zoho_watch_channel_ttl_hours,
+    }
+    environment.update({name: value for name, value in optional.items() if value})
+    return environment
 
 
 class ObservabilityStack(Stack):
@@ -84,6 +96,7 @@ class OnboardingStack(Stack):
         construct_id: str,
         *,
         config: DeploymentConfig,
+        network: PrivateNetwork,
         data: DataStack,
         topic: sns.ITopic,
         bundle_dir: Path,
@@ -91,6 +104,8 @@ class OnboardingStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         runtime, architecture = assets.onboarding_runtime()
+        # In the VPC only where its private subnets reach Zoho (see zoho_infra.onboarding).
+        in_vpc = config.zoho_egress is ZohoEgress.NAT
         self.workflow = OnboardingWorkflow(
             self,
             "Workflow",
@@ -101,6 +116,8 @@ class OnboardingStack(Stack):
             zoho_tokens=data.zoho_tokens,
             zoho_environment=zoho_environment(config),
             topic=topic,
+            vpc=network.vpc if in_vpc else None,
+            subnets=network.workload_subnets if in_vpc else None,
         )
         CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)
         CfnOutput(self, "ApprovalQueueUrl", value=self.workflow.approvals.queue.queue_url)
@@ -150,6 +167,7 @@ class IngressStack(Stack):
         )
         CfnOutput(self, "WebhookUrl", value=self.ingress.url)
         CfnOutput(self, "WebhookSecretArn", value=self.ingress.webhook_secret.secret_arn)
+        CfnOutput(self, "ChannelTokensSecretArn", value=self.ingress.channel_tokens_secret.secret_arn)
 
 
 class DagsterStack(Stack):
@@ -162,6 +180,7 @@ class DagsterStack(Stack):
         network: PrivateNetwork,
         data: DataStack,
         events: EventsStack,
+        ingress: IngressStack,
         image: ecs.ContainerImage,
         **kwargs: Any,
     ) -> None:
@@ -181,7 +200,13 @@ class DagsterStack(Stack):
             zoho_credentials=data.zoho_credentials.secret,
             zoho_tokens=data.zoho_tokens,
             event_queues={str(target): queue.queue for target, queue in events.routing.queues.items()},
+            event_dead_letter_queues={
+                str(target): queue.dead_letter_queue for target, queue in events.routing.queues.items()
+            },
             event_bus_name=events.routing.bus.event_bus_name,
             zoho_environment=zoho_environment(config),
+            channel_tokens=ingress.ingress.channel_tokens_secret,
+            watch_environment=watch_environment(config, ingress.ingress.url),
+            bedrock_model_id=config.bedrock_model_id,
         )
         CfnOutput(self, "ClusterName", value=self.dagster.cluster.cluster_name)

@@ -24,18 +24,31 @@ def properties(synthesized: Synthesized, stack: str, kind: str) -> list[dict[str
     return [resource.get("Properties", {}) for resource in resources(synthesized, stack, kind).values()]
 
 
-def test_network_is_private_isolated_over_three_zones_with_endpoints(synthesized: Synthesized) -> None:
+def test_network_egress_is_one_nat_per_zone_for_private_subnets_with_endpoints(
+    synthesized: Synthesized,
+) -> None:
+    """The default (`zoho_egress=nat`, issue 11): Dagster and the onboarding functions must reach
+    Zoho, so private subnets route through a NAT gateway per zone; the isolated subnets (warehouse,
+    database, ingress, endpoints) keep no route out. This replaced the no-NAT/IGW/EIP assertion
+    of the `none` default, which left Dagster without a way to Zoho."""
     template = synthesized.templates["network"]
-    template.resource_count_is("AWS::EC2::NatGateway", 0)
-    template.resource_count_is("AWS::EC2::InternetGateway", 0)
-    template.resource_count_is("AWS::EC2::EIP", 0)
-    subnets = properties(synthesized, "network", "AWS::EC2::Subnet")
-    assert len(subnets) == 3
-    assert len({subnet["AvailabilityZone"] for subnet in subnets}) == 3
-    assert not any(subnet.get("MapPublicIpOnLaunch") for subnet in subnets)
-    for route in properties(synthesized, "network", "AWS::EC2::Route"):
-        assert "GatewayId" not in route
-        assert "NatGatewayId" not in route
+    template.resource_count_is("AWS::EC2::NatGateway", 3)
+    template.resource_count_is("AWS::EC2::InternetGateway", 1)
+    template.resource_count_is("AWS::EC2::EIP", 3)
+    subnets = resources(synthesized, "network", "AWS::EC2::Subnet")
+    assert len(subnets) == 9
+    assert len({subnet["Properties"]["AvailabilityZone"] for subnet in subnets.values()}) == 3
+    public = {key for key, subnet in subnets.items() if subnet["Properties"].get("MapPublicIpOnLaunch")}
+    assert len(public) == 3
+    assert all("public" in key for key in public)
+    routes = properties(synthesized, "network", "AWS::EC2::Route")
+    nat_routed = {route["RouteTableId"]["Ref"] for route in routes if "NatGatewayId" in route}
+    igw_routed = {route["RouteTableId"]["Ref"] for route in routes if "GatewayId" in route}
+    assert len(nat_routed) == 3
+    assert all("egress" in table for table in nat_routed)
+    assert igw_routed
+    assert all("public" in table for table in igw_routed)
+    assert not any("isolated" in route["RouteTableId"]["Ref"] for route in routes)
 
     endpoints = properties(synthesized, "network", "AWS::EC2::VPCEndpoint")
     gateway = [endpoint for endpoint in endpoints if endpoint.get("VpcEndpointType") == "Gateway"]
@@ -43,6 +56,14 @@ def test_network_is_private_isolated_over_three_zones_with_endpoints(synthesized
     assert len(gateway) == 2
     services = sorted(endpoint["ServiceName"]["Fn::Join"][1][-1] for endpoint in gateway)
     assert services == [".dynamodb", ".s3"]
+    # Lake traffic never crosses the NAT: every private route table has both gateway endpoints.
+    private_tables = {
+        key for key in resources(synthesized, "network", "AWS::EC2::RouteTable") if "public" not in key
+    }
+    for endpoint in gateway:
+        assert {table["Ref"] for table in endpoint["RouteTableIds"]} == private_tables
+    names = {endpoint["ServiceName"].rsplit(".", 1)[-1] for endpoint in interface}
+    assert {"bedrock-runtime", "ssmmessages", "redshift-serverless"} <= names
     assert len(interface) == len(network_module.INTERFACE_ENDPOINTS)
     assert all(endpoint["PrivateDnsEnabled"] for endpoint in interface)
     template.has_resource_properties("AWS::EC2::FlowLog", {"TrafficType": "ALL"})
@@ -136,7 +157,7 @@ def test_ingress_routes_post_zoho_events_to_the_packaged_handler(synthesized: Sy
             },
         },
     )
-    template.resource_count_is("AWS::SecretsManager::Secret", 1)
+    template.resource_count_is("AWS::SecretsManager::Secret", 2)  # webhook secrets, channel tokens
 
 
 def test_ingress_asset_holds_exactly_the_handler_modules(synthesized: Synthesized) -> None:
@@ -263,7 +284,7 @@ def test_dagster_runs_on_fargate_with_postgres_and_the_ecs_run_launcher(synthesi
     for definition in definitions:
         container = definition["ContainerDefinitions"][0]
         secrets = {secret["Name"] for secret in container["Secrets"]}
-        assert secrets == {"DAGSTER_PG_USERNAME", "DAGSTER_PG_PASSWORD"}
+        assert secrets == {"DAGSTER_PG_USERNAME", "DAGSTER_PG_PASSWORD", "ZOHO_CHANNEL_TOKENS"}
         variables = {variable["Name"] for variable in container["Environment"]}
         assert {"DAGSTER_PG_HOST", "DAGSTER_RUN_CONTAINER", "LAKE_URL", "WAREHOUSE_URL"} <= variables
         assert not any("PASSWORD" in name for name in variables)

@@ -96,4 +96,7 @@ def test_dagster_reaches_dynamodb_through_a_gateway_endpoint(synthesized: Synthe
         e["Properties"] for e in endpoints if "dynamodb" in json.dumps(e["Properties"]["ServiceName"])
     ]
     assert dynamodb["VpcEndpointType"] == "Gateway"
-    assert len(dynamodb["RouteTableIds"]) == 3  # every isolated subnet's route table
+    route_tables = resources(synthesized, "network", "AWS::EC2::RouteTable")
+    private = {key for key in route_tables if "public" not in key}
+    assert {table["Ref"] for table in dynamodb["RouteTableIds"]} == private  # isolated and NAT-routed
+    assert len(private) == 6
