@@ -1,0 +1,68 @@
+"""The contract under the deployment's other choices: a Bedrock model, and no internet egress.
+
+One more synthesis (`bedrock_model_id` set, `zoho_egress=none`) checked by the same code as the
+default one, plus where the Zoho callers are placed in each network variant.
+"""
+
+from __future__ import annotations
+
+import json
+from types import ModuleType
+from typing import Any
+
+import pytest
+from zoho_infra.contract import PROCESSES, process
+
+from zoho_pipelines_tests.cdk.conftest import Synthesized
+from zoho_pipelines_tests.cdk.contract_templates import deployed, missing_grants
+
+MODEL_ID = "anthropic.claude-3-haiku-20240307-v1:0"
+
+
+@pytest.fixture(scope="module")
+def variant(app_module: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+    from zoho_infra.config import cdk_json_context
+
+    context = {**cdk_json_context(), "bedrock_model_id": MODEL_ID, "zoho_egress": "none"}
+    outdir = tmp_path_factory.mktemp("cdk.out.variant")
+    app = cdk.App(context=context, outdir=str(outdir), builtin_cloud_formation_validation=False)
+    stacks = app_module.compose(app)
+    app.synth()
+    names = ("network", "onboarding", "ingress", "dagster")
+    return {name: Template.from_stack(getattr(stacks, name)) for name in names}
+
+
+@pytest.mark.parametrize("entry", PROCESSES, ids=[entry.name for entry in PROCESSES])
+def test_every_declared_grant_and_variable_with_a_bedrock_model(variant: dict[str, Any], entry: Any) -> None:
+    found = deployed(variant, entry)
+    assert missing_grants(found, entry.grants) == []  # only_with grants included: the model is set
+    expected = entry.environment | {name for name, key in entry.optional.items() if key == "bedrock_model_id"}
+    assert sorted(expected - found.variables) == []
+
+
+def test_bedrock_is_allowed_on_the_chosen_model_only(variant: dict[str, Any]) -> None:
+    found = deployed(variant, process("dagster:run"))
+    bedrock = [s for s in found.statements if "bedrock:InvokeModel" in json.dumps(s["Action"])]
+    (statement,) = bedrock
+    assert statement["Resource"] == f"arn:aws:bedrock:us-east-1::foundation-model/{MODEL_ID}"
+
+
+def test_without_egress_there_is_no_route_out_and_onboarding_stays_outside_the_vpc(
+    variant: dict[str, Any],
+) -> None:
+    for kind in ("AWS::EC2::NatGateway", "AWS::EC2::InternetGateway", "AWS::EC2::EIP"):
+        variant["network"].resource_count_is(kind, 0)
+    for function in variant["onboarding"].find_resources("AWS::Lambda::Function").values():
+        assert "VpcConfig" not in function["Properties"]
+
+
+def test_by_default_zoho_callers_run_in_the_nat_routed_subnets(synthesized: Synthesized) -> None:
+    functions = synthesized.templates["onboarding"].find_resources("AWS::Lambda::Function").values()
+    for function in functions:
+        subnets = json.dumps(function["Properties"]["VpcConfig"]["SubnetIds"])
+        assert subnets.count("egressSubnet") == 3, subnets
+    for service in synthesized.templates["dagster"].find_resources("AWS::ECS::Service").values():
+        configuration = service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
+        assert json.dumps(configuration["Subnets"]).count("egressSubnet") == 3
