@@ -103,6 +103,7 @@ def compose(app: cdk.App, *, dagster_image: ecs.ContainerImage | None = None) ->
         events=events,
         ingress=ingress,
         image=dagster_image or code_location_image(),
+        topic=topic,
         **common,
     )
     stacks = Stacks(observability, network, data, onboarding, events, ingress, dagster)

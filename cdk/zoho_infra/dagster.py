@@ -22,6 +22,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -34,6 +35,13 @@ from zoho_infra.data import (
     lake_bucket_name,
 )
 from zoho_infra.nag import acknowledge, acknowledge_wildcard_resource
+from zoho_infra.observability import (
+    ZOHO_RATE_LIMIT_THRESHOLD,
+    ZOHO_RATE_LIMITED_METRIC,
+    ZOHO_RATE_LIMITED_PATTERN,
+    alarm_when,
+    count_log_matches,
+)
 from zoho_infra.token_table import ZohoTokenTable
 from zoho_pipelines.events.routing import Target
 
@@ -55,6 +63,7 @@ RUN_CONTAINER = "run"
 # The webserver listens on every interface of its own task; the security group decides who connects.
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104
 ZOHO_CALLS_PER_RUN = 5
+RUN_FAILURE_EVENT = "RUN_FAILURE"  # how the run worker's log line names DagsterEventType.RUN_FAILURE
 # The build context is the repository, reduced to what the image needs (Docker ignore syntax).
 IMAGE_CONTEXT_EXCLUDES = [
     "*",
@@ -176,6 +185,7 @@ class DagsterOnEcs(Construct):
         channel_tokens: secretsmanager.ISecret,
         watch_environment: dict[str, str],
         bedrock_model_id: str | None,
+        topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -263,6 +273,7 @@ class DagsterOnEcs(Construct):
         log_group = logs.LogGroup(
             self, "Logs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.DESTROY
         )
+        self._alarms(log_group, topic)
         environment = {
             "DAGSTER_HOME": DAGSTER_HOME,
             "DAGSTER_PG_HOST": self.database.instance.db_instance_endpoint_address,
@@ -337,6 +348,38 @@ class DagsterOnEcs(Construct):
 
         self.webserver = self._service("Webserver", webserver)
         self.daemon = self._service("Daemon", daemon)
+
+    def _alarms(self, log_group: logs.ILogGroup, topic: sns.ITopic) -> None:
+        """Failed runs and Zoho rate limits, read from the log lines every run task writes."""
+        alarm_when(
+            self,
+            "RunsFailed",
+            metric=count_log_matches(
+                self,
+                "RunFailures",
+                log_group=log_group,
+                # The run worker logs Dagster's RUN_FAILURE event when a run fails.
+                pattern=logs.FilterPattern.all_terms(RUN_FAILURE_EVENT),
+                metric_name="DagsterRunFailures",
+            ),
+            topic=topic,
+            description="A Dagster run failed: open the run in the Dagster UI (deploy/README.md).",
+        )
+        alarm_when(
+            self,
+            "ZohoRateLimited",
+            metric=count_log_matches(
+                self,
+                "RateLimited",
+                log_group=log_group,
+                pattern=ZOHO_RATE_LIMITED_PATTERN,
+                metric_name=ZOHO_RATE_LIMITED_METRIC,
+            ),
+            topic=topic,
+            threshold=ZOHO_RATE_LIMIT_THRESHOLD,
+            description="Zoho answered 429 to Dagster many times: the org's API concurrency or credits "
+            "are exhausted (lower the run limits in dagster.yaml, or check Zoho's credit usage).",
+        )
 
     def _task_definition(
         self,

@@ -17,11 +17,22 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from zoho_infra.nag import acknowledge, acknowledge_wildcard_resource
+from zoho_pipelines.events.processing.staging import STAGING_PREFIX as EVENT_STAGING
+from zoho_pipelines.lake.s3 import STAGING_PREFIX as LAKE_STAGING
 
 WAREHOUSE_PORT = 5439
 WAREHOUSE_DATABASE = "zoho"
 LAKE_PREFIX = "zoho/"
 COMPUTE_LOGS_PREFIX = "dagster/compute-logs/"
+# Where runs stage objects inside the lake (LAKE_URL is s3://<bucket>/zoho): partitions before they
+# are put in place (zoho_pipelines.lake.s3), and an event run's rows for Redshift's COPY
+# (zoho_pipelines.events.processing.staging). Both are removed by their writer; a crashed run can
+# leave some behind, which these rules expire.
+STAGING_PREFIXES = {
+    "partition-staging": f"{LAKE_PREFIX}{LAKE_STAGING}",
+    "event-staging": f"{LAKE_PREFIX}{EVENT_STAGING.strip('/')}/",
+}
+STAGING_EXPIRY = Duration.days(2)
 
 
 def lake_bucket_name(scope: Construct) -> str:
@@ -77,6 +88,16 @@ class DataLake(Construct):
                 ),
                 s3.LifecycleRule(
                     id="abort-multipart", abort_incomplete_multipart_upload_after=Duration.days(7)
+                ),
+                *(
+                    s3.LifecycleRule(
+                        id=name,
+                        prefix=prefix,
+                        expiration=STAGING_EXPIRY,
+                        noncurrent_version_expiration=Duration.days(1),
+                        abort_incomplete_multipart_upload_after=Duration.days(1),
+                    )
+                    for name, prefix in STAGING_PREFIXES.items()
                 ),
             ],
         )

@@ -22,11 +22,12 @@ from constructs import Construct
 
 from zoho_infra.assets import INGRESS_HANDLER
 from zoho_infra.nag import acknowledge
-from zoho_infra.observability import alarm_when
+from zoho_infra.observability import alarm_when, count_log_matches
 
 ROUTE_PATH = "/zoho-events"
 THROTTLE_RATE_PER_S = 50
 THROTTLE_BURST = 100
+REJECTED_SPIKE = 50  # 401s in 5 minutes: a rotated secret Zoho was not given, or someone probing
 SECRET_TTL_S = 300
 ACCESS_LOG_FORMAT = (
     '{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",'
@@ -169,6 +170,21 @@ class WebhookIngress(Construct):
             metric=self.function.metric_errors(period=Duration.minutes(5), statistic="Sum"),
             topic=topic,
             description="The webhook ingress function failed (Zoho will retry; events may be delayed).",
+        )
+        alarm_when(
+            self,
+            "RejectedWebhooks",
+            metric=count_log_matches(
+                self,
+                "RejectedWebhooksFilter",
+                log_group=access_logs,
+                pattern=logs.FilterPattern.string_value("$.status", "=", "401"),
+                metric_name="RejectedWebhooks",
+            ),
+            topic=topic,
+            threshold=REJECTED_SPIKE,
+            description="Many webhooks were rejected (401): check the webhook secret and channel tokens "
+            "Zoho sends against the secrets (a rotation half done?), or a flood of forged requests.",
         )
         alarm_when(
             self,

@@ -142,3 +142,33 @@ def alarm_when(
     )
     alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
     return alarm
+
+
+METRIC_NAMESPACE = "ZohoPipelines"
+ZOHO_RATE_LIMITED_PATTERN = logs.FilterPattern.all_terms("retrying", "after 429")
+"""zoho_pipelines.zoho.retry logs "retrying <method> <path> after 429 (...)" before each retry."""
+ZOHO_RATE_LIMITED_METRIC = "ZohoRateLimitedRetries"
+ZOHO_RATE_LIMIT_THRESHOLD = 20  # retries in 5 minutes: a few are normal, this many means starving
+
+
+def count_log_matches(
+    scope: Construct,
+    construct_id: str,
+    *,
+    log_group: logs.ILogGroup,
+    pattern: logs.IFilterPattern,
+    metric_name: str,
+) -> cloudwatch.Metric:
+    """A metric counting the log lines that match `pattern` (5-minute sums). Filters with the same
+    metric name, in several log groups, add up into one metric."""
+    log_filter = logs.MetricFilter(
+        scope,
+        construct_id,
+        log_group=log_group,
+        filter_pattern=pattern,
+        metric_namespace=METRIC_NAMESPACE,
+        metric_name=metric_name,
+        metric_value="1",
+        default_value=0,
+    )
+    return log_filter.metric(period=Duration.minutes(5), statistic="Sum")

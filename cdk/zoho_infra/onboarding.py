@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -36,7 +37,13 @@ from constructs import Construct
 from zoho_infra.events import MonitoredQueue
 from zoho_infra.ingress import acknowledge_lambda_service_role
 from zoho_infra.nag import acknowledge, acknowledge_wildcard_resource
-from zoho_infra.observability import alarm_when
+from zoho_infra.observability import (
+    ZOHO_RATE_LIMIT_THRESHOLD,
+    ZOHO_RATE_LIMITED_METRIC,
+    ZOHO_RATE_LIMITED_PATTERN,
+    alarm_when,
+    count_log_matches,
+)
 from zoho_infra.token_table import ZohoTokenTable
 
 APPROVAL_THRESHOLD = 50_000
@@ -106,7 +113,23 @@ class OnboardingWorkflow(Construct):
             )
             security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS: Zoho and AWS APIs")
             security_groups = [security_group]
+        rate_limited: list[cloudwatch.IMetric] = []
         for step in STEPS:
+            log_group = logs.LogGroup(
+                self,
+                f"{step.state}Logs",
+                retention=logs.RetentionDays.THREE_MONTHS,
+                removal_policy=RemovalPolicy.DESTROY,
+            )
+            rate_limited.append(
+                count_log_matches(
+                    self,
+                    f"{step.state}RateLimited",
+                    log_group=log_group,
+                    pattern=ZOHO_RATE_LIMITED_PATTERN,
+                    metric_name=ZOHO_RATE_LIMITED_METRIC,
+                )
+            )
             function = lambda_.Function(
                 self,
                 f"{step.state}Function",
@@ -121,12 +144,7 @@ class OnboardingWorkflow(Construct):
                 vpc_subnets=subnets if vpc is not None else None,
                 security_groups=security_groups,
                 tracing=lambda_.Tracing.ACTIVE,
-                log_group=logs.LogGroup(
-                    self,
-                    f"{step.state}Logs",
-                    retention=logs.RetentionDays.THREE_MONTHS,
-                    removal_policy=RemovalPolicy.DESTROY,
-                ),
+                log_group=log_group,
                 environment={
                     "ZOHO_CREDENTIALS_SECRET_ID": zoho_credentials.secret_arn,
                     # One access token for every Lambda container and Dagster task (Zoho's mint limit).
@@ -154,6 +172,17 @@ class OnboardingWorkflow(Construct):
                 description=f"The onboarding step {step.state} failed (retries may still succeed).",
             )
             self.functions[step.state] = function
+
+        alarm_when(
+            self,
+            "ZohoRateLimited",
+            # Every filter feeds the same metric (namespace and name), so one of them stands for all.
+            metric=rate_limited[0],
+            topic=topic,
+            threshold=ZOHO_RATE_LIMIT_THRESHOLD,
+            description="Zoho answered 429 to the onboarding steps many times: the org's API "
+            "concurrency or credits are exhausted (check Dagster's load and Zoho's credit usage).",
+        )
 
         self.approvals = MonitoredQueue(
             self,

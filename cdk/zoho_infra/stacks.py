@@ -182,6 +182,7 @@ class DagsterStack(Stack):
         events: EventsStack,
         ingress: IngressStack,
         image: ecs.ContainerImage,
+        topic: sns.ITopic,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -208,5 +209,6 @@ class DagsterStack(Stack):
             channel_tokens=ingress.ingress.channel_tokens_secret,
             watch_environment=watch_environment(config, ingress.ingress.url),
             bedrock_model_id=config.bedrock_model_id,
+            topic=topic,
         )
         CfnOutput(self, "ClusterName", value=self.dagster.cluster.cluster_name)
