@@ -48,6 +48,7 @@ class DeploymentConfig:
     zoho_watch_channel_id: str | None = None  # the Notification API channel Dagster keeps enabled
     zoho_watch_events: str | None = None  # e.g. Leads.all,Deals.edit; None: every synced CRM module
     zoho_watch_channel_ttl_hours: str | None = None
+    zoho_https_proxy: str | None = None  # with zoho_egress=none: the proxy Dagster reaches Zoho through
 
     @classmethod
     def from_context(cls, node: Node) -> DeploymentConfig:
@@ -75,6 +76,7 @@ class DeploymentConfig:
             zoho_watch_channel_id=_channel_id(_text(node, "zoho_watch_channel_id")),
             zoho_watch_events=_text(node, "zoho_watch_events"),
             zoho_watch_channel_ttl_hours=_text(node, "zoho_watch_channel_ttl_hours"),
+            zoho_https_proxy=_text(node, "zoho_https_proxy"),
         )
 
 

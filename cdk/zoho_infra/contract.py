@@ -183,6 +183,9 @@ DAGSTER_DEFAULTS = SETTINGS_DEFAULTS | {
 }
 DAGSTER_OPTIONAL = {
     "BEDROCK_MODEL_ID": "bedrock_model_id",
+    # Read by httpx and botocore, not by our code; set only with zoho_egress=none and a proxy.
+    "HTTPS_PROXY": "zoho_https_proxy",
+    "NO_PROXY": "zoho_https_proxy",
     "ZOHO_WATCH_EVENTS": "zoho_watch_events",
     "ZOHO_WATCH_CHANNEL_TTL_HOURS": "zoho_watch_channel_ttl_hours",
 }

@@ -35,6 +35,18 @@ def zoho_environment(config: DeploymentConfig) -> dict[str, str]:
     return {"ZOHO_DC": config.zoho_dc}
 
 
+# AWS APIs (through the VPC endpoints), the task metadata and credentials endpoints: never proxied.
+NO_PROXY = ".amazonaws.com,169.254.169.254,169.254.170.2,localhost,127.0.0.1"
+
+
+def proxy_environment(config: DeploymentConfig) -> dict[str, str]:
+    """The no-egress variant's way to Zoho: an HTTPS proxy the operator provides (httpx, which the
+    Zoho client uses, reads HTTPS_PROXY; boto3 too, hence NO_PROXY for everything AWS)."""
+    if config.zoho_egress is not ZohoEgress.NONE or not config.zoho_https_proxy:
+        return {}
+    return {"HTTPS_PROXY": config.zoho_https_proxy, "NO_PROXY": NO_PROXY}
+
+
 def watch_environment(config: DeploymentConfig, notify_url: str) -> dict[str, str]:
     """The Notification API channel Dagster's schedule keeps enabled, pointed at the ingress."""
     environment = {"ZOHO_WATCH_NOTIFY_URL": notify_url}
@@ -205,7 +217,7 @@ class DagsterStack(Stack):
                 str(target): queue.dead_letter_queue for target, queue in events.routing.queues.items()
             },
             event_bus_name=events.routing.bus.event_bus_name,
-            zoho_environment=zoho_environment(config),
+            zoho_environment={**zoho_environment(config), **proxy_environment(config)},
             channel_tokens=ingress.ingress.channel_tokens_secret,
             watch_environment=watch_environment(config, ingress.ingress.url),
             bedrock_model_id=config.bedrock_model_id,

@@ -38,6 +38,9 @@ PACKAGE = REPO / "zoho_pipelines"
 REGION = "us-east-1"
 # The AWS SDK's own variables: the Lambda and ECS runtimes set them, no deployment does.
 AWS_RUNTIME = {"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"}
+# Read by the libraries Dagster's code calls Zoho and AWS with (httpx, botocore), not by name here;
+# test_the_zoho_client_honours_the_proxy_variables shows httpx does.
+PROXY_VARIABLES = {"HTTPS_PROXY", "NO_PROXY"}
 ENVIRON_READ = re.compile(r"""environ(?:\.get\(|\[)\s*["']([A-Z][A-Z0-9_]+)["']""")
 # Where each kind of process runs code (the package modules it can import).
 ONBOARDING_SOURCES = ("onboarding", "zoho", "settings.py", "redaction.py", "clock.py")
@@ -106,6 +109,7 @@ def readable(entry: Process) -> set[str]:
             | _named_reads(*DAGSTER_SOURCES)
             | _dagster_instance_reads()
             | {MODULES_ENV_VAR}  # read by a constant's name, which the pattern cannot see
+            | PROXY_VARIABLES
         )
     return names - AWS_RUNTIME
 
@@ -125,6 +129,20 @@ def test_declarations_do_not_overlap(entry: Process) -> None:
     kinds = [entry.environment, entry.secrets, entry.defaults, frozenset(entry.optional)]
     total = sum(len(kind) for kind in kinds)
     assert total == len(entry.declared), f"{entry.name}: a variable is declared twice"
+
+
+def test_the_zoho_client_honours_the_proxy_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The no-egress variant reaches Zoho through HTTPS_PROXY while AWS stays direct (NO_PROXY)."""
+    import httpx
+    from zoho_infra.stacks import NO_PROXY
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", NO_PROXY)
+    with httpx.Client() as client:  # as zoho_pipelines.zoho.transport builds it: trust_env default
+        zoho = client._transport_for_url(httpx.URL("https://www.zohoapis.com/crm/v8/Leads"))
+        aws = client._transport_for_url(httpx.URL("https://sqs.us-east-1.amazonaws.com/"))
+    assert zoho is not client._transport
+    assert aws is client._transport
 
 
 # --- AWS calls, recorded against moto ---------------------------------------------------------

@@ -17,6 +17,8 @@ from zoho_pipelines_tests.cdk.conftest import Synthesized
 from zoho_pipelines_tests.cdk.contract_templates import deployed, missing_grants
 
 MODEL_ID = "anthropic.claude-3-haiku-20240307-v1:0"
+PROXY = "http://proxy.internal:3128"
+VARIANT = {"bedrock_model_id": MODEL_ID, "zoho_egress": "none", "zoho_https_proxy": PROXY}
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +27,7 @@ def variant(app_module: ModuleType, tmp_path_factory: pytest.TempPathFactory) ->
     from aws_cdk.assertions import Template
     from zoho_infra.config import cdk_json_context
 
-    context = {**cdk_json_context(), "bedrock_model_id": MODEL_ID, "zoho_egress": "none"}
+    context = {**cdk_json_context(), **VARIANT}
     outdir = tmp_path_factory.mktemp("cdk.out.variant")
     app = cdk.App(context=context, outdir=str(outdir), builtin_cloud_formation_validation=False)
     stacks = app_module.compose(app)
@@ -38,8 +40,9 @@ def variant(app_module: ModuleType, tmp_path_factory: pytest.TempPathFactory) ->
 def test_every_declared_grant_and_variable_with_a_bedrock_model(variant: dict[str, Any], entry: Any) -> None:
     found = deployed(variant, entry)
     assert missing_grants(found, entry.grants) == []  # only_with grants included: the model is set
-    expected = entry.environment | {name for name, key in entry.optional.items() if key == "bedrock_model_id"}
+    expected = entry.environment | {name for name, key in entry.optional.items() if key in VARIANT}
     assert sorted(expected - found.variables) == []
+    assert sorted(found.variables - entry.environment - set(entry.optional)) == []
 
 
 def test_bedrock_is_allowed_on_the_chosen_model_only(variant: dict[str, Any]) -> None:
@@ -47,6 +50,18 @@ def test_bedrock_is_allowed_on_the_chosen_model_only(variant: dict[str, Any]) ->
     bedrock = [s for s in found.statements if "bedrock:InvokeModel" in json.dumps(s["Action"])]
     (statement,) = bedrock
     assert statement["Resource"] == f"arn:aws:bedrock:us-east-1::foundation-model/{MODEL_ID}"
+
+
+def test_without_egress_dagster_reaches_zoho_through_the_proxy_and_aws_directly(
+    variant: dict[str, Any],
+) -> None:
+    for definition in variant["dagster"].find_resources("AWS::ECS::TaskDefinition").values():
+        environment = {
+            item["Name"]: item["Value"]
+            for item in definition["Properties"]["ContainerDefinitions"][0]["Environment"]
+        }
+        assert environment["HTTPS_PROXY"] == PROXY
+        assert ".amazonaws.com" in environment["NO_PROXY"].split(",")
 
 
 def test_without_egress_there_is_no_route_out_and_onboarding_stays_outside_the_vpc(
