@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from zoho_infra.contract import INGRESS, ONBOARDING, PROCESSES, Grant, Process, 
 
 from zoho_pipelines.events.ingress import _ENVIRONMENT_VARIABLES as INGRESS_VARIABLES
 from zoho_pipelines.events.processing.config import EventProcessingSettings
+from zoho_pipelines.sandbox.server import RunningSandbox
 from zoho_pipelines.settings import Settings
 from zoho_pipelines_tests.cdk.conftest import REPO
 from zoho_pipelines_tests.events.conftest import api_event, notification_payload
@@ -311,3 +312,56 @@ def test_dagster_event_sensors_call_only_what_the_daemon_declares(
     actions = {call.action for call in recorder.calls}
     assert {"sqs:ReceiveMessage", "sqs:SendMessage", "sqs:GetQueueAttributes"} <= actions
     assert recorder.undeclared(daemon.grants) == []
+
+
+def test_onboarding_step_calls_only_what_it_declares(
+    recorder: CallRecorder,
+    monkeypatch: pytest.MonkeyPatch,
+    sandbox_factory: Callable[..., RunningSandbox],
+) -> None:
+    """A real step (QualifyDealData) on the sandbox, with its credentials and token table on moto."""
+    from zoho_pipelines.onboarding import handlers
+    from zoho_pipelines.zoho.token_store_dynamodb import PARTITION_KEY
+    from zoho_pipelines_tests.onboarding.conftest import closed_won_event, deals
+
+    sandbox = sandbox_factory(records_per_module=300)
+    credentials = {
+        "client_id": sandbox.config.client_id,
+        "client_secret": sandbox.config.client_secret,
+        "refresh_token": sandbox.config.refresh_token,
+    }
+    secret = boto3.client("secretsmanager").create_secret(
+        Name="ZohoCredentialsSecret-x", SecretString=json.dumps(credentials)
+    )["ARN"]
+    boto3.client("dynamodb").create_table(
+        TableName="ZohoTokensTable-x",
+        KeySchema=[{"AttributeName": PARTITION_KEY, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": PARTITION_KEY, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    recorder.calls.clear()
+    entry = process("onboarding:QualifyDealData")
+    _declared_environment(
+        monkeypatch,
+        entry,
+        {
+            "ZOHO_DC": "com",
+            "ZOHO_CREDENTIALS_SECRET_ID": secret,
+            "ZOHO_TOKEN_STORE": "dynamodb",
+            "ZOHO_TOKEN_TABLE": "ZohoTokensTable-x",
+            "ZOHO_TOKEN_MAX_WAIT_S": "20",
+        },
+    )
+    # The one exception: Zoho's address is the sandbox's (declared, left at its default on AWS).
+    monkeypatch.setenv("ZOHO_ACCOUNTS_URL", sandbox.url)
+    monkeypatch.setenv("ZOHO_API_URL", sandbox.url)
+    handlers.use_steps(None)
+    try:
+        deal = deals(sandbox, closed_won=True)[0]
+        result = handlers.qualify_deal(closed_won_event(deal["id"]))
+    finally:
+        handlers.use_steps(None)
+    assert result["deal"]["id"] == str(deal["id"])
+    actions = {call.action for call in recorder.calls}
+    assert {"secretsmanager:GetSecretValue", "dynamodb:GetItem", "dynamodb:PutItem"} <= actions
+    assert recorder.undeclared(entry.grants) == []
