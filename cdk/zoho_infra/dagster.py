@@ -5,9 +5,9 @@ load it from workspace.yaml. The daemon's EcsRunLauncher starts every run as its
 dedicated run task definition (bigger: runs write Parquet), in the same cluster and subnets.
 Dagster's instance configuration is deploy/dagster.yaml, fed by the environment set here.
 
-Reaching the UI: the VPC has no internet path, so the webserver has no load balancer; operators
-open it through ECS Exec port forwarding (see deploy/README.md) or from a network peered with
-the VPC.
+Reaching the UI: nothing in the VPC is reachable from the internet (the NAT only lets traffic
+out), so the webserver has no load balancer; operators open it through ECS Exec port forwarding
+(see deploy/README.md) or from a network peered with the VPC.
 """
 
 from __future__ import annotations

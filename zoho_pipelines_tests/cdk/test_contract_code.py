@@ -7,8 +7,9 @@ Half (a) of the contract (the templates' half is test_contract_templates.py):
   in the modules the process runs, and the `env:` keys of deploy/dagster.yaml. Each must be
   declared (set, secret, or deliberately left at its default), and each declared variable must be
   one the code reads (a typo in the contract or the stack would otherwise pass unnoticed).
-- AWS calls. The ingress handler and the Dagster event sensors run against a moto server with
-  the environment restricted to exactly their declared variables; every boto3 call they make
+- AWS calls. The ingress handler, the Dagster event sensors and an onboarding step (on the
+  sandbox) run against a moto server with the environment restricted to exactly their declared
+  variables; every boto3 call they make
   (recorded through botocore's `before-parameter-build` hook) must be a declared action on a declared
   resource. The moto resources are named so the contract's resource patterns identify them.
 """
