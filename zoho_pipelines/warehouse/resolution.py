@@ -124,6 +124,20 @@ def resolved_columns(incoming: Side, stored: Side, target_columns: Sequence[str]
     return resolved
 
 
+def deletion_advances(incoming: Side, stored: Side) -> str:
+    """The incoming deletion is newer than the stored one.
+
+    A deletion at the same Zoho time as the stored values, but read before them, wins neither the
+    event nor the values, yet still deletes the row (a deletion at or after the values' time
+    does): without this the row would be skipped and the result would depend on merge order.
+    """
+    arriving, kept = incoming.deletion(), stored.deletion()
+    return f"({arriving} IS NOT NULL AND ({kept} IS NULL OR {arriving} > {kept}))"
+
+
 def changes(incoming: Side, stored: Side) -> str:
     """The incoming side changes the stored row at all (rows failing this are left alone)."""
-    return f"({event_wins(incoming, stored)} OR {values_win(incoming, stored)})"
+    return (
+        f"({event_wins(incoming, stored)} OR {values_win(incoming, stored)} "
+        f"OR {deletion_advances(incoming, stored)})"
+    )

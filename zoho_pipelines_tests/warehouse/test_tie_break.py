@@ -49,13 +49,24 @@ def test_the_later_read_of_the_same_deletion_is_the_one_kept(
     assert (row["_deleted"], row["_synced_at"]) == (True, LATER)
 
 
+@pytest.mark.parametrize(
+    "deletion_read_later", [True, False], ids=["deletion read later", "values read later"]
+)
 @pytest.mark.parametrize("deletion_first", [False, True], ids=["values first", "deletion first"])
 def test_a_deletion_at_the_same_time_as_the_values_deletes_in_either_order(
-    warehouse: SqlWarehouse, partitions: Partitions, deletion_first: bool
+    warehouse: SqlWarehouse, partitions: Partitions, deletion_first: bool, deletion_read_later: bool
 ) -> None:
+    """Whichever was read later, a deletion at the values' Zoho time deletes the row.
+
+    The values read later win the event columns but not the deletion: with the deletion merged
+    second it wins neither event nor values, and must still be applied.
+    """
+    values_read, deletion_read = (EARLIER, LATER) if deletion_read_later else (LATER, EARLIER)
     schema = partitions.schema.to_arrow()
-    values = partitions.normalizer.records([lead("1", MODIFIED, "Rao")], synced_at=EARLIER)
-    deletion = partitions.normalizer.tombstones([{"id": "1", "deleted_time": MODIFIED}], synced_at=LATER)
+    values = partitions.normalizer.records([lead("1", MODIFIED, "Rao")], synced_at=values_read)
+    deletion = partitions.normalizer.tombstones(
+        [{"id": "1", "deleted_time": MODIFIED}], synced_at=deletion_read
+    )
     for batch in [deletion, values] if deletion_first else [values, deletion]:
         warehouse.merge_batches(schema, [batch])
 
