@@ -77,11 +77,27 @@ IMAGE_CONTEXT_EXCLUDES = [
 ]
 
 
-def bedrock_model_arn(stack: Stack, model_id: str) -> str:
-    """The foundation model's ARN: InvokeModel (and Converse) allowed on that one model only."""
-    return stack.format_arn(
-        service="bedrock", account="", resource="foundation-model", resource_name=model_id
-    )
+# Cross-region inference profile ids start with their geography ("us.anthropic....").
+INFERENCE_PROFILE_PREFIXES = ("us.", "eu.", "apac.", "us-gov.", "global.")
+
+
+def bedrock_model_arns(stack: Stack, model_id: str) -> list[str]:
+    """What InvokeModel (and Converse) must be allowed on for `model_id`, and nothing else: the
+    foundation model; for an inference profile, the profile and its model in whichever region
+    the profile routes a request to."""
+    if not model_id.startswith(INFERENCE_PROFILE_PREFIXES):
+        return [
+            stack.format_arn(
+                service="bedrock", account="", resource="foundation-model", resource_name=model_id
+            )
+        ]
+    model = model_id.split(".", 1)[1]
+    return [
+        stack.format_arn(service="bedrock", resource="inference-profile", resource_name=model_id),
+        stack.format_arn(
+            service="bedrock", region="*", account="", resource="foundation-model", resource_name=model
+        ),
+    ]
 
 
 def code_location_image() -> ecs.ContainerImage:
@@ -253,9 +269,16 @@ class DagsterOnEcs(Construct):
             self.task_role.add_to_policy(
                 iam.PolicyStatement(
                     actions=["bedrock:InvokeModel"],
-                    resources=[bedrock_model_arn(stack, bedrock_model_id)],
+                    resources=bedrock_model_arns(stack, bedrock_model_id),
                 )
             )
+            if bedrock_model_id.startswith(INFERENCE_PROFILE_PREFIXES):
+                acknowledge_wildcard_resource(
+                    self.task_role,
+                    bedrock_model_arns(stack, bedrock_model_id)[1],
+                    "An inference profile routes each request to its model in one of several regions; "
+                    "the grant names that one model, in any region.",
+                )
         workgroups = stack.format_arn(service="redshift-serverless", resource="workgroup", resource_name="*")
         self.task_role.add_to_policy(
             iam.PolicyStatement(

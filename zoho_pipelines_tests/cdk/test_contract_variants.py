@@ -16,7 +16,8 @@ from zoho_infra.contract import PROCESSES, process
 from zoho_pipelines_tests.cdk.conftest import Synthesized
 from zoho_pipelines_tests.cdk.contract_templates import deployed, missing_grants
 
-MODEL_ID = "anthropic.claude-3-haiku-20240307-v1:0"
+# An inference profile: the synthesis (with cdk-nag) also proves its wildcard-region acknowledgement.
+MODEL_ID = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
 PROXY = "http://proxy.internal:3128"
 VARIANT = {"bedrock_model_id": MODEL_ID, "zoho_egress": "none", "zoho_https_proxy": PROXY}
 
@@ -49,7 +50,12 @@ def test_bedrock_is_allowed_on_the_chosen_model_only(variant: dict[str, Any]) ->
     found = deployed(variant, process("dagster:run"))
     bedrock = [s for s in found.statements if "bedrock:InvokeModel" in json.dumps(s["Action"])]
     (statement,) = bedrock
-    assert statement["Resource"] == f"arn:aws:bedrock:us-east-1::foundation-model/{MODEL_ID}"
+    resources = sorted(json.dumps(resource) for resource in statement["Resource"])
+    assert len(resources) == 2
+    model, profile = resources
+    assert model == '"arn:aws:bedrock:*::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0"'
+    assert profile.endswith(f':inference-profile/{MODEL_ID}"]]}}')
+    assert ":bedrock:us-east-1:" in profile
 
 
 def test_without_egress_dagster_reaches_zoho_through_the_proxy_and_aws_directly(
@@ -81,3 +87,20 @@ def test_by_default_zoho_callers_run_in_the_nat_routed_subnets(synthesized: Synt
     for service in synthesized.templates["dagster"].find_resources("AWS::ECS::Service").values():
         configuration = service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
         assert json.dumps(configuration["Subnets"]).count("egressSubnet") == 3
+
+
+def test_an_inference_profile_is_allowed_with_its_model_in_any_region(app_module: ModuleType) -> None:
+    """Newer models are invoked through a cross-region profile: the profile and its one model."""
+    import aws_cdk as cdk
+    from zoho_infra.config import cdk_json_context
+    from zoho_infra.dagster import bedrock_model_arns
+
+    app = cdk.App(context=cdk_json_context())  # the project's flags: partition literals
+    stack = cdk.Stack(app, "Probe", env=cdk.Environment(account="123456789012", region="eu-west-1"))
+    arns = [stack.resolve(arn) for arn in bedrock_model_arns(stack, "eu.anthropic.claude-3-5-haiku-v1:0")]
+    assert arns == [
+        "arn:aws:bedrock:eu-west-1:123456789012:inference-profile/eu.anthropic.claude-3-5-haiku-v1:0",
+        "arn:aws:bedrock:*::foundation-model/anthropic.claude-3-5-haiku-v1:0",
+    ]
+    plain = [stack.resolve(arn) for arn in bedrock_model_arns(stack, "anthropic.claude-3-haiku-v1:0")]
+    assert plain == ["arn:aws:bedrock:eu-west-1::foundation-model/anthropic.claude-3-haiku-v1:0"]
