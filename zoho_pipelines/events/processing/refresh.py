@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -36,6 +36,7 @@ from zoho_pipelines.lake import Lake, PartitionRef
 from zoho_pipelines.schema import PARTITION, RecordNormalizer, build_module_schema
 from zoho_pipelines.warehouse import ArrowLoadingWarehouse, MergeResult, SqlWarehouse
 from zoho_pipelines.warehouse.base import merge_target
+from zoho_pipelines.warehouse.sql import RECORD_MODIFIED_TIME, TableRef, quote
 from zoho_pipelines.zoho.crm import CrmClient
 
 
@@ -106,8 +107,12 @@ def refresh_batch(
     tombstones = 0
     if batch.operation is Operation.DELETE and gone:
         occurred = batch.latest_occurrence()
+        stored = _stored_values_times(warehouse, spec, gone)
         deletions = [
-            {"id": record_id, "deleted_time": min(occurred[record_id], synced_at).isoformat()}
+            {
+                "id": record_id,
+                "deleted_time": _deletion_time(occurred[record_id], stored.get(record_id), synced_at),
+            }
             for record_id in gone
         ]
         rows.append(normalizer.tombstones(deletions, synced_at=synced_at))
@@ -125,6 +130,33 @@ def refresh_batch(
         merge=merge,
         still_live=tuple(record_id for record_id in record_ids if record_id in seen) if deleting else (),
     )
+
+
+def _deletion_time(occurred: datetime, stored_values: datetime | None, confirmed: datetime) -> str:
+    """When the confirmed deletion happened, as near Zoho's own time as the evidence allows.
+
+    Zoho deleted the record after the values the warehouse holds (the read just proved it gone)
+    and no later than that read. A delete event dated before the stored values (a replayed or
+    misdated webhook) would otherwise make a tombstone that loses to them, and the acknowledged
+    delete would leave the row live.
+    """
+    moment = max(occurred, stored_values) if stored_values is not None else occurred
+    return min(moment, confirmed).isoformat()
+
+
+def _stored_values_times(
+    warehouse: SqlWarehouse, spec: ModuleSpec, record_ids: Sequence[str]
+) -> dict[str, datetime]:
+    """The Zoho time of the values each record holds in the warehouse (none for unknown ids)."""
+    table = TableRef.for_module(spec.app, spec.module)
+    if RECORD_MODIFIED_TIME not in warehouse.table_columns(table):
+        return {}
+    markers = ", ".join([warehouse.placeholder] * len(record_ids))
+    rows = warehouse.query(
+        f'SELECT "id", {quote(RECORD_MODIFIED_TIME)} FROM {table.sql} WHERE "id" IN ({markers})',  # noqa: S608
+        tuple(record_ids),
+    )
+    return {str(record_id): moment.astimezone(UTC) for record_id, moment in rows if moment is not None}
 
 
 def merge_rows(

@@ -121,6 +121,24 @@ def test_deletes_zoho_confirms_become_tombstones_that_win_over_older_values(
     assert [rows(warehouse, deleted)[record_id][0] for record_id in deleted] == [True, True]
 
 
+def test_a_confirmed_delete_dated_before_the_stored_values_still_deletes_the_row(
+    small_sandbox: RunningSandbox, zoho: ZohoClient, warehouse: DuckDBWarehouse
+) -> None:
+    """A misdated or replayed delete webhook: Zoho's read proves the record gone, so the row goes."""
+    assert small_sandbox.state is not None
+    clock = small_sandbox.clock
+    ids = [str(record_id) for record_id in small_sandbox.state.crm.ids("Leads")]
+    refresh_batch(zoho.crm, warehouse, LEADS, batch_of("update", ids, at=now(small_sandbox)), clock=clock)
+    (deleted,) = small_sandbox.state.crm.mutate("Leads", deletes=1)["deleted"]
+    stored_values_time = rows(warehouse, [deleted])[deleted][1]
+
+    early = stored_values_time - timedelta(hours=1)
+    result = refresh_batch(zoho.crm, warehouse, LEADS, batch_of("delete", [deleted], at=early), clock=clock)
+
+    assert result.tombstones == 1
+    assert rows(warehouse, [deleted])[deleted][:2] == (True, stored_values_time)
+
+
 def test_a_delete_of_a_record_zoho_still_holds_refreshes_it_instead_of_a_tombstone(
     small_sandbox: RunningSandbox, zoho: ZohoClient, warehouse: DuckDBWarehouse
 ) -> None:
