@@ -15,6 +15,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl
 
@@ -127,6 +128,13 @@ class TokenRegistry:
         with self._lock:
             expiry = self._expiry.get(token)
         return expiry is not None and expiry > time.monotonic()
+
+    def expire(self, tokens: Iterable[str]) -> None:
+        """These tokens reach the end of their life now (and the mint window closes, as below)."""
+        with self._lock:
+            for token in tokens:
+                self._expiry.pop(token, None)
+        self.mint_limit.close_window()
 
     def expire_all(self) -> None:
         """Every token reaches the end of its life now, as if its hour had passed.

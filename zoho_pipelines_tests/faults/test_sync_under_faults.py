@@ -54,13 +54,20 @@ REVOKE_EVERY_S = 0.15
 
 @contextmanager
 def revoking_tokens(sandbox: RunningSandbox, every_s: float) -> Iterator[threading.Event]:
-    """Revoke every issued access token on a fixed schedule until the block ends."""
+    """Revoke access tokens on a fixed schedule until the block ends.
+
+    Each tick revokes the tokens that already existed at the tick before, so every token lives
+    at least one period: long enough for the call it was minted for (a token revoked between its
+    mint and its first use would test the scheduler, not the client), yet each dies mid-run.
+    """
     assert sandbox.state is not None
-    state, stop = sandbox.state, threading.Event()
+    tokens, stop = sandbox.state.tokens, threading.Event()
 
     def revoke() -> None:
+        lived_a_period: list[str] = []
         while not stop.wait(every_s):
-            state.expire_access_tokens()
+            tokens.expire(lived_a_period)
+            lived_a_period = tokens.issued_tokens()
 
     thread = threading.Thread(target=revoke, name="token-revoker", daemon=True)
     thread.start()
