@@ -99,7 +99,9 @@ class Settings(BaseSettings):
     warehouse_url: str | None = Field(None, alias="WAREHOUSE_URL")
     warehouse_password: SecretStr | None = Field(None, alias="WAREHOUSE_PASSWORD")
     warehouse_password_secret_id: str | None = Field(None, alias="WAREHOUSE_PASSWORD_SECRET_ID")
-    warehouse_lock_timeout_s: float = Field(600.0, alias="WAREHOUSE_LOCK_TIMEOUT_S", ge=0)
+    warehouse_lock_timeout_s: float = Field(
+        600.0, alias="WAREHOUSE_LOCK_TIMEOUT_S", ge=0, le=86_400, allow_inf_nan=False
+    )
     redshift_iam_role_arn: str | None = Field(None, alias="REDSHIFT_IAM_ROLE_ARN")
     events_queue_url: str | None = Field(None, alias="EVENTS_QUEUE_URL")
     zoho_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(

@@ -86,6 +86,8 @@ def test_dotenv_file_is_read(clean_env, tmp_path):
         ("LAKE_URL", "gs://bucket"),
         ("ZOHO_MAX_CONCURRENCY", "0"),
         ("ZOHO_EDITION", "platinum"),
+        ("WAREHOUSE_LOCK_TIMEOUT_S", "inf"),  # a wait that could never end
+        ("WAREHOUSE_LOCK_TIMEOUT_S", "-1"),
     ],
 )
 def test_validation_errors_name_the_variable(clean_env, variable, value):
