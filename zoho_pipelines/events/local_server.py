@@ -13,15 +13,18 @@ own environment. Where events go:
                                 meant, and a laptop with no AWS needs nothing configured.
 
 One thread serves each connection, so every socket read and write has a timeout
-(`request_timeout_s`): a client that opens a connection and sends half a request (or nothing, or
-keeps an idle keep-alive connection) loses it after that long instead of holding a thread and a
-socket for ever. API Gateway gives the deployed Lambda the same protection.
+(`request_timeout_s`), and so does the whole request: a client that opens a connection and sends
+half a request (or nothing, or keeps an idle keep-alive connection, or drips a byte now and then)
+loses it after that long instead of holding a thread and a socket for ever. API Gateway gives the
+deployed Lambda the same protection.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
+import socket
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -167,6 +170,28 @@ class _RequestHandler(BaseHTTPRequestHandler):
         # drops a connection whose read or write times out (handle_one_request's TimeoutError).
         self.timeout = self.server.request_timeout_s
         super().setup()
+        self._deadline: threading.Timer | None = None
+
+    def handle_one_request(self) -> None:
+        # The per-read timeout alone lets a client that drips a byte now and then hold its
+        # thread for ever; the whole request (line, headers, body) must arrive within the limit.
+        self._deadline = threading.Timer(self.server.request_timeout_s, self._cut_off)
+        self._deadline.daemon = True
+        self._deadline.start()
+        try:
+            super().handle_one_request()
+        finally:
+            self._request_read()
+
+    def _request_read(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _cut_off(self) -> None:
+        """Shut the socket down: the handler's blocked read returns and the thread ends."""
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
 
     def do_POST(self) -> None:
         self._dispatch()
@@ -195,6 +220,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._respond(413, {}, b'{"message":"Payload too large"}', close=True)
             return
         body = self.rfile.read(length) if length else b""
+        self._request_read()  # the rest (routing, the answer) is the handler's time, not the client's
         event = api_gateway_event(
             self.command,
             self.path,

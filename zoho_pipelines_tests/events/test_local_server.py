@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -236,6 +237,30 @@ def test_half_sent_requests_lose_their_connection_and_free_their_threads(tmp_pat
         assert not [thread for thread in connection_threads() - threads_before if thread.is_alive()]
         assert open_descriptors() <= descriptors_before
         assert post(running.url, body, headers)[0] == 200
+
+
+def test_a_request_dripped_byte_by_byte_is_cut_off_at_the_request_deadline(tmp_path: Path) -> None:
+    """Each byte arrives well within the read timeout; the request as a whole does not."""
+    settings = local_settings(tmp_path, ZOHO_WEBHOOK_SECRETS=SECRET)
+    head = b"POST /zoho/webhooks HTTP/1.1\r\nHost: x\r\nContent-Length: 200\r\n\r\n"
+    with IngressServer(build_handler(settings), request_timeout_s=1.0) as running:
+        parts = urlsplit(running.url)
+        sock = socket.create_connection((parts.hostname, parts.port), timeout=5)
+        sock.sendall(head)
+        started, cut_off = time.monotonic(), False
+        for _ in range(200):  # 200 bytes at 0.1 s: 20 s if the server let it run
+            try:
+                sock.sendall(b"x")
+            except (BrokenPipeError, ConnectionResetError):
+                cut_off = True
+                break
+            readable, _, _ = select.select([sock], [], [], 0.1)  # pacing the client, and watching for EOF
+            if readable and closed_by_server(sock):
+                cut_off = True
+                break
+        sock.close()
+        assert cut_off
+        assert time.monotonic() - started < 5
 
 
 def test_server_answers_many_requests_on_one_connection(server) -> None:
