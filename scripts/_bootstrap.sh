@@ -1,20 +1,42 @@
 # Shared set-up for scripts/demo and scripts/test: idempotent, so both commands work on a fresh
-# clone and re-run in seconds on a prepared one.
+# clone and re-run in a second on a prepared one. Packages come from uv.lock (exact versions and
+# hashes), installed by uv into .venv; `pip install -e ".[dev]"` still works for those who prefer it.
 set -euo pipefail
 
 PYTHON="${PYTHON:-python3}"
+UV_VERSION=0.13.9
+# uv from PyPI, in a small venv of its own, when the machine has no uv of this version.
+UV_TOOLS_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/zoho-pipelines/uv-${UV_VERSION}"
 
+ensure_uv() {
+    if command -v uv >/dev/null && [ "$(uv --version | cut -d' ' -f2)" = "$UV_VERSION" ]; then
+        UV=uv
+        return 0
+    fi
+    UV="$UV_TOOLS_DIR/bin/uv"
+    if [ ! -x "$UV" ]; then
+        echo "installing uv ${UV_VERSION} from PyPI into ${UV_TOOLS_DIR}" >&2
+        "$PYTHON" -m venv "$UV_TOOLS_DIR"
+        "$UV_TOOLS_DIR/bin/python" -m pip install --quiet --disable-pip-version-check "uv==${UV_VERSION}"
+    fi
+}
+
+# .venv from the lock: `--frozen` installs exactly what uv.lock says without resolving again (CI
+# checks that the lock matches pyproject.toml); `--inexact` keeps packages other commands added, so
+# the demo after the tests does not uninstall the test tools. Arguments: extras, e.g. `--extra dev`.
+_sync_venv() {
+    ensure_uv
+    "$UV" sync --frozen --inexact --quiet --python "$PYTHON" "$@"
+}
+
+# The runtime alone: what the demo and the Dagster UI need.
+ensure_runtime_venv() {
+    _sync_venv
+}
+
+# The runtime and the dev extra: what the test suite needs (documents, CDK, test tools).
 ensure_venv() {
-    if [ ! -x .venv/bin/python ]; then
-        "$PYTHON" -m venv .venv
-    fi
-    # Re-install only when the project's dependencies changed since the last install.
-    local stamp=.venv/.zoho-pipelines-installed
-    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-        .venv/bin/python -m pip install --quiet --upgrade pip
-        .venv/bin/python -m pip install --quiet -e ".[dev]"
-        touch "$stamp"
-    fi
+    _sync_venv --extra dev
 }
 
 # The warehouse tests run a real PostgreSQL server; its binaries come from Debian's packages.
