@@ -116,6 +116,7 @@ class Settings(BaseSettings):
     zoho_channel_tokens: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list, alias="ZOHO_CHANNEL_TOKENS"
     )
+    zoho_channel_tokens_secret_id: str | None = Field(None, alias="ZOHO_CHANNEL_TOKENS_SECRET_ID")
     events_target: Literal["eventbridge", "local"] | None = Field(None, alias="EVENTS_TARGET")
     event_bus_name: str = Field("zoho-integration-bus", alias="EVENT_BUS_NAME")
     aws_endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL")

@@ -67,6 +67,7 @@ def ingress_config(settings: Settings) -> IngressConfig:
         webhook_secrets_secret_id=settings.zoho_webhook_secrets_secret_id,
         webhook_secrets_ttl_s=settings.zoho_webhook_secrets_ttl_seconds,
         channel_tokens=tuple(token.get_secret_value() for token in settings.zoho_channel_tokens),
+        channel_tokens_secret_id=settings.zoho_channel_tokens_secret_id,
         event_bus_name=settings.event_bus_name,
     )
 
