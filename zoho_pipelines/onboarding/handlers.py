@@ -7,7 +7,9 @@ Errors are named for Step Functions, which matches retriers on the exception's c
 knows nothing of inheritance: Zoho failures worth retrying (rate limits, 5xx, lost connections)
 leave as exactly `ZohoAPIError`, the name the CreateZohoProject retrier lists; failures a retry
 cannot fix (credentials refused, invalid data, a deal that does not qualify) keep their own names
-and go straight to the state machine's failure report.
+and go straight to the state machine's failure report. A model on Bedrock that throttles leaves
+as `ModelThrottled` (raised as exactly that class), which the AIEnrichment retrier lists; an
+answer that breaks the enrichment's schema is `ModelOutputInvalid` and is reported, not retried.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from zoho_pipelines.ai.enrichment import enricher_from_environment
 from zoho_pipelines.onboarding.steps import OnboardingSteps
 from zoho_pipelines.settings import load_settings
 from zoho_pipelines.zoho.client import ZohoClient
@@ -41,7 +44,9 @@ def steps() -> OnboardingSteps:
     global _steps
     with _lock:
         if _steps is None:
-            _steps = OnboardingSteps(ZohoClient.from_settings(load_settings()))
+            _steps = OnboardingSteps(
+                ZohoClient.from_settings(load_settings()), enricher=enricher_from_environment()
+            )
         return _steps
 
 

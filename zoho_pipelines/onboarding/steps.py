@@ -10,10 +10,11 @@ result:
   would miss the first project and make a second;
 - SetupBilling finds or creates the Books customer of the deal's account, then finds (by the same
   external key, as reference_number) or creates the deal's first invoice; see `billing`;
-- AIEnrichment is rule-based: a 0-10 fit score from the deal amount and the account's size and
-  revenue, written to the deal's Deal Score field only when it differs. Rules rather than a model
-  (Amazon Bedrock) because the score must be explainable to sales, reproducible in tests, and
-  must not ship customer data to another service; `fit_score` is the one place to swap;
+- AIEnrichment profiles the account (industry, size band, region) and writes an onboarding brief,
+  risks and next steps: by Claude on Amazon Bedrock when BEDROCK_MODEL_ID names a model, by rules
+  otherwise, labelled with what produced it. The result is stored in the lake under its input
+  digest, written to the deal's fields where they differ (with the rule-based Deal Score) and
+  added as one Note whose title carries the digest; see `enrichment`;
 - SendWelcomeSequence sets the deal's Next Step to "Welcome sequence started" with workflow
   triggers on, and the org's CRM workflow rule on that value sends the sequence. A workflow rather
   than a campaign membership because the e-mails, their timing and their owner stay editable in
@@ -31,16 +32,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from zoho_pipelines.ai.enrichment import DealEnricher, RulesEnricher
+from zoho_pipelines.ai.store import EnrichmentStore
+from zoho_pipelines.clock import SYSTEM_CLOCK, Clock
 from zoho_pipelines.onboarding.billing import BooksBilling
+from zoho_pipelines.onboarding.enrichment import DealEnrichmentStep
 from zoho_pipelines.onboarding.errors import DealNotQualified, OnboardingError
 from zoho_pipelines.zoho.client import ZohoClient
 from zoho_pipelines.zoho.errors import ZohoAPIError
 
 CLOSED_WON = "Closed Won"
 DEAL_FIELDS = ("Deal_Name", "Stage", "Amount", "Account_Name", "Owner", "Closing_Date")
-ACCOUNT_FIELDS = ("Account_Name", "Industry", "Employees", "Annual_Revenue")
 WELCOME_STEP = "Welcome sequence started"
-SCORE_FIELD = "Deal_Score__c"
 NEXT_STEP_FIELD = "Next_Step"
 
 
@@ -50,9 +53,21 @@ def external_key(deal_id: str) -> str:
 
 
 class OnboardingSteps:
-    def __init__(self, client: ZohoClient) -> None:
+    def __init__(
+        self,
+        client: ZohoClient,
+        *,
+        enricher: DealEnricher | None = None,
+        enrichment_store: EnrichmentStore | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        """`enricher` defaults to the rules, `enrichment_store` to the lake at LAKE_URL (opened when
+        the first deal is enriched, so the other steps need no lake)."""
         self._client = client
         self._billing = BooksBilling(client.books)
+        self._enrichment = DealEnrichmentStep(
+            client.crm, enricher or RulesEnricher(), enrichment_store, clock
+        )
 
     def qualify(self, event: Mapping[str, Any]) -> dict[str, Any]:
         """The Closed Won event (EventBridge detail) -> the deal as the next steps need it."""
@@ -122,15 +137,8 @@ class OnboardingSteps:
         return summary
 
     def enrich(self, state: Mapping[str, Any]) -> dict[str, Any]:
-        """A 0-10 fit score from the deal and its account, written to the deal's Deal Score."""
-        deal = state["deal"]
-        account = self._record("Accounts", deal["account_id"], ACCOUNT_FIELDS) or {}
-        score = fit_score(deal["amount"], account.get("Employees"), account.get("Annual_Revenue"))
-        current = (self._record("Deals", deal["id"], (SCORE_FIELD,)) or {}).get(SCORE_FIELD)
-        written = not _same_score(current, score)
-        if written:
-            self._update_deal(deal["id"], {SCORE_FIELD: score}, trigger=())
-        return {"score": score, "industry": account.get("Industry"), "written": written}
+        """The deal's enrichment, stored in the lake and written to its fields and a Note."""
+        return self._enrichment.run(state["deal"])
 
     def send_welcome(self, state: Mapping[str, Any]) -> dict[str, Any]:
         """Mark the deal's next step, once; the org's workflow rule on that value sends the sequence."""
@@ -152,25 +160,6 @@ class OnboardingSteps:
         if not result.all_ok:
             (failure,) = result.failed
             raise OnboardingError(f"deal {deal_id} update refused: {failure.code} {failure.message}")
-
-
-def fit_score(amount: float, employees: Any, annual_revenue: Any) -> float:
-    """Bigger deals from bigger accounts score higher; account figures Zoho lacks are left out
-    rather than counted as zero."""
-    parts = [min(amount / 100_000, 1.0)]
-    if isinstance(employees, int | float) and not isinstance(employees, bool):
-        parts.append(min(float(employees) / 5_000, 1.0))
-    if isinstance(annual_revenue, int | float) and not isinstance(annual_revenue, bool):
-        parts.append(min(float(annual_revenue) / 50_000_000, 1.0))
-    return round(10 * sum(parts) / len(parts), 3)
-
-
-def _same_score(current: Any, score: float) -> bool:
-    """Whether the deal already holds `score` (CRM may render a decimal field as text)."""
-    try:
-        return round(float(current), 3) == score
-    except (TypeError, ValueError):
-        return False
 
 
 def _deal_id(event: Mapping[str, Any]) -> str:

@@ -109,6 +109,8 @@ LEAD_STATUSES = (
 )  # fmt: skip
 RATINGS = ("Acquired", "Active", "Market Failed", "Project Cancelled", "Shut Down")
 REGIONS = ("APAC", "EMEA", "North America", "LATAM", "India", "ANZ")
+AI_REGIONS = (*REGIONS, "Unknown")
+AI_SIZE_BANDS = ("1-10", "11-50", "51-200", "201-1000", "1001-5000", "5001+", "Unknown")
 STAGE_PROBABILITY = {
     "Qualification": 10,
     "Needs Analysis": 20,
@@ -776,6 +778,19 @@ DEALS = ModuleSpec(
             custom=True,
             volatile=True,
             decimal_place=3,
+        ),
+        # Filled only by the onboarding's AI enrichment (empty until a deal is enriched).
+        FieldSpec("AI_Industry__c", "text", "AI Industry", Choice(("",), 1.0), custom=True, length=80),
+        FieldSpec(
+            "AI_Size_Band__c",
+            "picklist",
+            "AI Size Band",
+            Choice(AI_SIZE_BANDS, 1.0),
+            custom=True,
+            picklist=AI_SIZE_BANDS,
+        ),
+        FieldSpec(
+            "AI_Region__c", "picklist", "AI Region", Choice(AI_REGIONS, 1.0), custom=True, picklist=AI_REGIONS
         ),
     ),
 )

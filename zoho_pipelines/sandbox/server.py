@@ -31,6 +31,7 @@ from zoho_pipelines.sandbox.config import SandboxConfig
 from zoho_pipelines.sandbox.control import control_routes
 from zoho_pipelines.sandbox.coql import coql_routes
 from zoho_pipelines.sandbox.crm_metadata import metadata_routes
+from zoho_pipelines.sandbox.crm_notes import notes_routes
 from zoho_pipelines.sandbox.crm_org import org_routes
 from zoho_pipelines.sandbox.crm_records import records_routes
 from zoho_pipelines.sandbox.errors import api_error
@@ -82,6 +83,7 @@ def build_app(state: SandboxState) -> Starlette:
         *metadata_routes(),
         *books.routes(state),
         *projects.routes(state),
+        *notes_routes(state),
         *records_routes(state),
     ]
 

@@ -12,6 +12,7 @@ from zoho_pipelines.clock import SYSTEM_CLOCK, Clock, OffsetClock
 from zoho_pipelines.sandbox.auth import TokenRegistry
 from zoho_pipelines.sandbox.bulk_read import BulkReadJobs
 from zoho_pipelines.sandbox.config import SandboxConfig
+from zoho_pipelines.sandbox.crm_notes_store import NotesStore
 from zoho_pipelines.sandbox.crm_store import CrmStore
 from zoho_pipelines.sandbox.limits import ConcurrencyGate, CreditLedger, FaultInjector, FaultRates
 from zoho_pipelines.sandbox.notifications import NotificationHub
@@ -49,6 +50,7 @@ class SandboxState:
         self.clock = clock or default_clock(config)
         self.config = resolve_anchor(config, self.clock)
         self.crm = CrmStore(self.config, self.clock)
+        self.notes = NotesStore()
         self.tokens = TokenRegistry.for_config(self.config, self.clock)
         self.stats = SandboxStats()
         self.credits = CreditLedger(self.config.credit_budget)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from zoho_pipelines.ai.store import LocalEnrichmentStore
 from zoho_pipelines.onboarding import handlers
 from zoho_pipelines.onboarding.steps import OnboardingSteps
 from zoho_pipelines.sandbox.server import RunningSandbox
@@ -33,8 +35,15 @@ def client(sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator
 
 
 @pytest.fixture
-def steps(client: ZohoClient) -> Iterator[OnboardingSteps]:
-    onboarding = OnboardingSteps(client)
+def enrichment_store(tmp_path: Path) -> LocalEnrichmentStore:
+    """The enrichments' lake: a folder of the test's own."""
+    return LocalEnrichmentStore(tmp_path / "lake")
+
+
+@pytest.fixture
+def steps(client: ZohoClient, enrichment_store: LocalEnrichmentStore) -> Iterator[OnboardingSteps]:
+    """The steps with the rules as enricher (no model configured)."""
+    onboarding = OnboardingSteps(client, enrichment_store=enrichment_store)
     handlers.use_steps(onboarding)
     yield onboarding
     handlers.use_steps(None)
