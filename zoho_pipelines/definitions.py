@@ -3,11 +3,13 @@
 import dagster as dg
 
 from zoho_pipelines.defs.batch import batch_definitions
+from zoho_pipelines.defs.documents import documents_definitions
 from zoho_pipelines.defs.events import events_definitions
 from zoho_pipelines.defs.resources import default_resources
 
 defs = dg.Definitions.merge(
     batch_definitions(),
     events_definitions(),
+    documents_definitions(),
     dg.Definitions(resources=default_resources()),
 )

@@ -120,6 +120,8 @@ class Settings(BaseSettings):
     events_target: Literal["eventbridge", "local"] | None = Field(None, alias="EVENTS_TARGET")
     event_bus_name: str = Field("zoho-integration-bus", alias="EVENT_BUS_NAME")
     aws_endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL")
+    # Documents (zoho_pipelines.documents): the PDF text layer offline, Amazon Textract when deployed.
+    document_extractor: Literal["pdf-text", "textract"] = Field("pdf-text", alias="DOCUMENT_EXTRACTOR")
 
     _split_secrets = field_validator("zoho_webhook_secrets", "zoho_channel_tokens", mode="before")(_split_csv)
 

@@ -770,6 +770,8 @@ DEALS = ModuleSpec(
         ),
         FieldSpec("Signed_On__c", "datetime", "Signed On", Derived(_signed_on), custom=True, volatile=True),
         FieldSpec("Is_Renewal__c", "boolean", "Is Renewal", Flag(0.3), custom=True),
+        # Empty until a signed contract's end date is written back (zoho_pipelines.documents).
+        FieldSpec("Contract_End_Date", "date", "Contract End Date", DateAround(0, 0, 1.0), custom=True),
         FieldSpec(
             "Deal_Score__c",
             "double",

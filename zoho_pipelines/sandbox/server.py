@@ -25,6 +25,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from zoho_pipelines.clock import Clock
 from zoho_pipelines.sandbox import books, projects
+from zoho_pipelines.sandbox.attachments import attachment_routes
 from zoho_pipelines.sandbox.auth import token_routes
 from zoho_pipelines.sandbox.bulk_read import bulk_routes
 from zoho_pipelines.sandbox.config import SandboxConfig
@@ -83,6 +84,7 @@ def build_app(state: SandboxState) -> Starlette:
         *metadata_routes(),
         *books.routes(state),
         *projects.routes(state),
+        *attachment_routes(state),  # before records: /crm/{version}/files
         *notes_routes(state),
         *records_routes(state),
     ]
