@@ -155,7 +155,6 @@ def deal_document_writebacks(
 documents_job = dg.define_asset_job(
     DOCUMENTS_JOB,
     selection=dg.AssetSelection.assets(EXTRACTIONS, WRITEBACKS),
-    partitions_def=DOCUMENT_PARTITIONS,
     tags={"zoho/app": "crm"},
     description="One Deal document: into the lake, extracted, written back.",
 )

@@ -1,0 +1,103 @@
+"""The Dagster layer: the sensor turns new attachments into document partitions, and one partition
+materializes alone (extraction row, write-back onto the sandbox's Deal)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from zoho_pipelines.clock import ManualClock
+from zoho_pipelines.defs.documents import (
+    DOCUMENT_PARTITIONS,
+    DocumentsResource,
+    deal_document_extractions,
+    deal_document_writebacks,
+    deal_documents_sensor,
+)
+from zoho_pipelines.defs.events.resources import ClockResource
+from zoho_pipelines.defs.resources import LakeResource, WarehouseResource, ZohoResource
+from zoho_pipelines.documents.model import DocumentRef
+from zoho_pipelines.documents.tables import EXTRACTIONS_TABLE, WRITEBACKS_TABLE
+from zoho_pipelines.sandbox.attachments import attachment_catalog
+from zoho_pipelines.sandbox.documents_pdf import ContractTruth
+from zoho_pipelines.sandbox.server import RunningSandbox
+from zoho_pipelines.warehouse import open_warehouse
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.instance_for_test() as test_instance:
+        yield test_instance
+
+
+@pytest.fixture
+def resources(zoho_env: Path, tmp_path: Path, clock: ManualClock) -> dict[str, object]:
+    return {
+        "zoho": ZohoResource(),
+        "lake": LakeResource(url=str(tmp_path / "lake")),
+        "warehouse": WarehouseResource(url=f"duckdb:///{tmp_path / 'warehouse.duckdb'}"),
+        "documents": DocumentsResource(),
+        "documents_clock": ClockResource.using(clock),
+    }
+
+
+def test_the_sensor_adds_each_new_document_once(
+    documents_sandbox: RunningSandbox, instance: dg.DagsterInstance, resources: dict[str, object]
+) -> None:
+    expected = {
+        DocumentRef("Deals", str(item.record_id), str(item.id), "pdf").partition_key
+        for item in attachment_catalog(documents_sandbox.state).attachments
+    }
+    with dg.build_sensor_context(instance=instance, resources=resources) as context:
+        first = deal_documents_sensor(context)
+    assert isinstance(first, dg.SensorResult)
+    assert {request.partition_key for request in first.run_requests or []} == expected
+    assert set(first.dynamic_partitions_requests[0].partition_keys) == expected
+    instance.add_dynamic_partitions(DOCUMENT_PARTITIONS.name, sorted(expected))
+    with dg.build_sensor_context(instance=instance, resources=resources, cursor=first.cursor) as context:
+        again = deal_documents_sensor(context)
+    assert isinstance(again, dg.SensorResult)
+    assert not again.run_requests
+    assert not again.dynamic_partitions_requests
+
+
+def test_one_document_partition_materializes(
+    documents_sandbox: RunningSandbox,
+    instance: dg.DagsterInstance,
+    resources: dict[str, object],
+    tmp_path: Path,
+) -> None:
+    contract = next(
+        item
+        for item in attachment_catalog(documents_sandbox.state).attachments
+        if isinstance(item.truth, ContractTruth)
+    )
+    key = DocumentRef("Deals", str(contract.record_id), str(contract.id), "pdf").partition_key
+    instance.add_dynamic_partitions(DOCUMENT_PARTITIONS.name, [key])
+    result = dg.materialize(
+        [deal_document_extractions, deal_document_writebacks],
+        partition_key=key,
+        instance=instance,
+        resources=resources,
+    )
+    assert result.success
+    metadata = {
+        event.asset_key.path[-1]: event.step_materialization_data.materialization.metadata
+        for event in result.get_asset_materialization_events()
+    }
+    assert metadata["extractions"]["pages"].value == 2
+    assert metadata["extractions"]["extractor"].value == "pdf-text"
+    assert metadata["writebacks"]["status"].value == "written"
+    assert (tmp_path / "lake" / "zoho" / "documents" / key).is_file()
+    with open_warehouse(f"duckdb:///{tmp_path / 'warehouse.duckdb'}") as warehouse:
+        fields = warehouse.query(f'SELECT "fields" FROM {EXTRACTIONS_TABLE.sql}')  # noqa: S608
+        status = warehouse.query(f'SELECT "id", "status" FROM {WRITEBACKS_TABLE.sql}')  # noqa: S608
+    assert json.loads(fields[0][0])["end_date"] == contract.truth.end_date.isoformat()
+    assert status == [(key, "written")]
+    store = documents_sandbox.state.crm
+    deal = store.render("Deals", [contract.record_index], ["Contract_End_Date"])[0]
+    assert deal["Contract_End_Date"] == contract.truth.end_date.isoformat()
