@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from zoho_pipelines.documents.extra import require
+
 FIXED_CREATION = datetime(2026, 1, 1, tzinfo=UTC)
 CURRENCY = "USD"
 
@@ -53,9 +55,7 @@ def _long_date(day: date) -> str:
 
 
 def _new_pdf(title: str):  # -> fpdf.FPDF, typed loosely so the module imports without fpdf2
-    from fpdf import FPDF
-
-    pdf = FPDF(format="A4")
+    pdf = require("fpdf").FPDF(format="A4")
     pdf.set_creation_date(FIXED_CREATION)
     pdf.set_title(title)
     pdf.set_author("Zoho sandbox")
