@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from zoho_pipelines.defs.ai import ai_definitions
 from zoho_pipelines.defs.batch import batch_definitions
 from zoho_pipelines.defs.documents import documents_definitions
 from zoho_pipelines.defs.events import events_definitions
@@ -11,5 +12,6 @@ defs = dg.Definitions.merge(
     batch_definitions(),
     events_definitions(),
     documents_definitions(),
+    ai_definitions(),
     dg.Definitions(resources=default_resources()),
 )

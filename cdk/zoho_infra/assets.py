@@ -42,7 +42,9 @@ ONBOARDING_SOURCES: tuple[str, ...] = (
     "zoho_pipelines/__init__.py",
     "zoho_pipelines/settings.py",
     "zoho_pipelines/redaction.py",
+    "zoho_pipelines/clock.py",  # the credit metric's timestamps (zoho.credit_metric)
     "zoho_pipelines/zoho",
+    "zoho_pipelines/ai",  # AIEnrichment: Converse, the enrichment, its lake objects (no pyarrow)
     "zoho_pipelines/onboarding",
 )
 # What the Zoho client layer imports from outside the standard library, boto3 excepted.

@@ -125,25 +125,44 @@ ONBOARDING_STEPS = (
     "AIEnrichment",
     "SendWelcomeSequence",
 )
-ONBOARDING = tuple(
-    Process(
+# AIEnrichment keeps its results in the lake (zoho_pipelines.ai.store) and may ask a Bedrock model.
+ENRICHMENT_STEP = "AIEnrichment"
+ENRICHMENT_OBJECTS = r"zoho-pipelines-lake-.*/zoho/ai/enrichments/\*"
+LAKE_BUCKET = r"zoho-pipelines-lake-[^/]*$"  # the bucket itself, no object path
+LAKE_ENV = frozenset({"LAKE_URL", "LAKE_KMS_KEY_ID"})
+ENRICHMENT_GRANTS = (
+    Grant(("s3:GetObject", "s3:PutObject"), ENRICHMENT_OBJECTS),
+    Grant(("s3:ListBucket",), LAKE_BUCKET),
+    Grant(("kms:Decrypt", "kms:GenerateDataKey"), LAKE_KEY),
+    Grant(("bedrock:InvokeModel",), BEDROCK_MODEL, only_with="bedrock_model_id"),
+)
+
+
+def _onboarding(step: str) -> Process:
+    enriches = step == ENRICHMENT_STEP
+    return Process(
         name=f"onboarding:{step}",
-        environment=ZOHO_CALLER_ENV | {"ZOHO_TOKEN_MAX_WAIT_S"},
+        environment=ZOHO_CALLER_ENV | {"ZOHO_TOKEN_MAX_WAIT_S"} | (LAKE_ENV if enriches else frozenset()),
         defaults=SETTINGS_DEFAULTS
         | {
             "ZOHO_MAX_CONCURRENCY",
-            "LAKE_URL",
-            "LAKE_KMS_KEY_ID",
             "WAREHOUSE_URL",
             "REDSHIFT_IAM_ROLE_ARN",
             "EVENTS_QUEUE_URL",
             "ZOHO_CHANNEL_TOKENS",
             "EVENT_BUS_NAME",
-        },
-        grants=(Grant(("secretsmanager:GetSecretValue",), ZOHO_CREDENTIALS), *TOKEN_GRANTS),
+        }
+        | (frozenset() if enriches else LAKE_ENV | {"BEDROCK_MODEL_ID"}),
+        optional={"BEDROCK_MODEL_ID": "bedrock_model_id"} if enriches else {},
+        grants=(
+            Grant(("secretsmanager:GetSecretValue",), ZOHO_CREDENTIALS),
+            *TOKEN_GRANTS,
+            *(ENRICHMENT_GRANTS if enriches else ()),
+        ),
     )
-    for step in ONBOARDING_STEPS
-)
+
+
+ONBOARDING = tuple(_onboarding(step) for step in ONBOARDING_STEPS)
 
 # What deploy/dagster.yaml's instance reads (its `env:` keys), plus DAGSTER_HOME.
 DAGSTER_INSTANCE_ENV = frozenset(

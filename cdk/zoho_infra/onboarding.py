@@ -4,7 +4,8 @@
         amount > 50,000 -> RequireDirectorApproval (SQS message with a task token; the director's
                            tool answers SendTaskSuccess, or SendTaskFailure to reject; times out)
     -> CreateZohoProject (retries ZohoAPIError: 30 s, 3 attempts, backoff 2)
-    -> SetupBilling -> AIEnrichment -> SendWelcomeSequence -> Onboarded
+    -> SetupBilling -> AIEnrichment (also retries ModelThrottled: 20 s, 5 attempts, backoff 2)
+    -> SendWelcomeSequence -> Onboarded
 
 Every task state retries ZohoAPIError with that same policy, not only CreateZohoProject: every
 handler is idempotent (it looks for its own result before writing), and a Zoho rate limit during
@@ -14,18 +15,22 @@ caught, published to the alarm topic with the execution id, and ends the run in
 Functions matches) only for failures worth retrying; see `zoho_pipelines.onboarding.handlers`.
 
 The task functions talk only to Zoho (on the internet), to Secrets Manager and to the Zoho token
-table. With the default NAT egress they run in the VPC's private subnets (Zoho through the NAT,
-AWS through the endpoints); with `zoho_egress=none` the VPC has no internet path, so they run
-outside it.
+table; AIEnrichment also writes its results to the lake (`zoho/ai/enrichments/`, under the lake
+key) and, when `bedrock_model_id` is set, calls that one model on Bedrock (InvokeModel, through
+the bedrock-runtime endpoint in the VPC). With the default NAT egress they run in the VPC's
+private subnets (Zoho through the NAT, AWS through the endpoints); with `zoho_egress=none` the
+VPC has no internet path, so they run outside it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -34,6 +39,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from zoho_infra.dagster import INFERENCE_PROFILE_PREFIXES, bedrock_model_arns
+from zoho_infra.data import LAKE_PREFIX, lake_bucket_name
 from zoho_infra.events import MonitoredQueue
 from zoho_infra.ingress import acknowledge_lambda_service_role
 from zoho_infra.nag import acknowledge, acknowledge_wildcard_resource
@@ -53,6 +60,13 @@ RETRY_INTERVAL = Duration.seconds(30)
 RETRY_MAX_ATTEMPTS = 3
 RETRY_BACKOFF_RATE = 2
 HANDLER_MODULE = "zoho_pipelines.onboarding.handlers"
+# Bedrock said "not now" (zoho_pipelines.ai.errors): back off longer than for Zoho, the quota
+# refills per minute.
+MODEL_THROTTLED_ERROR = "ModelThrottled"
+MODEL_RETRY_INTERVAL = Duration.seconds(20)
+MODEL_RETRY_MAX_ATTEMPTS = 5
+ENRICHMENT_STATE = "AIEnrichment"
+ENRICHMENT_PREFIX = f"{LAKE_PREFIX}ai/enrichments/"
 TOKEN_MAX_WAIT_S = 20
 
 
@@ -78,7 +92,10 @@ STEPS: tuple[TaskStep, ...] = (
         "SetupBilling", "setup_billing", "Creates (or finds) the Books customer and its billing", "$.billing"
     ),
     TaskStep(
-        "AIEnrichment", "enrich", "Scores the account and writes the enrichment back to CRM", "$.enrichment"
+        ENRICHMENT_STATE,
+        "enrich",
+        "Enriches the deal (Claude or rules), keeps it in the lake, writes it back to CRM",
+        "$.enrichment",
     ),
     TaskStep("SendWelcomeSequence", "send_welcome", "Starts the welcome sequence in CRM", "$.welcome"),
 )
@@ -97,10 +114,13 @@ class OnboardingWorkflow(Construct):
         zoho_tokens: ZohoTokenTable,
         zoho_environment: dict[str, str],
         topic: sns.ITopic,
+        lake_key: kms.IKey,
+        bedrock_model_id: str | None = None,
         vpc: ec2.IVpc | None = None,
         subnets: ec2.SubnetSelection | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        lake_bucket = lake_bucket_name(self)
         self.functions: dict[str, lambda_.Function] = {}
         security_groups = None
         if vpc is not None:
@@ -153,8 +173,15 @@ class OnboardingWorkflow(Construct):
                     # fail as ZohoAPIError and let the state machine's retrier come back later.
                     "ZOHO_TOKEN_MAX_WAIT_S": str(TOKEN_MAX_WAIT_S),
                     **zoho_environment,
+                    **(
+                        _enrichment_environment(lake_bucket, lake_key, bedrock_model_id)
+                        if step.state == ENRICHMENT_STATE
+                        else {}
+                    ),
                 },
             )
+            if step.state == ENRICHMENT_STATE:
+                _grant_enrichment(function, lake_bucket, lake_key, bedrock_model_id)
             zoho_credentials.grant_read(function)
             zoho_tokens.grant(function)
             acknowledge_lambda_service_role(function, in_vpc=vpc is not None)
@@ -272,6 +299,12 @@ class OnboardingWorkflow(Construct):
                 max_attempts=RETRY_MAX_ATTEMPTS,
                 backoff_rate=RETRY_BACKOFF_RATE,
             )
+        steps[ENRICHMENT_STATE].add_retry(
+            errors=[MODEL_THROTTLED_ERROR],
+            interval=MODEL_RETRY_INTERVAL,
+            max_attempts=MODEL_RETRY_MAX_ATTEMPTS,
+            backoff_rate=RETRY_BACKOFF_RATE,
+        )
         approval = tasks.SqsSendMessage(
             self,
             "RequireDirectorApproval",
@@ -306,3 +339,57 @@ class OnboardingWorkflow(Construct):
             .otherwise(after_qualification)
         )
         return steps["QualifyDealData"].next(check_value)
+
+
+def _enrichment_environment(lake_bucket: str, lake_key: kms.IKey, model_id: str | None) -> dict[str, str]:
+    """Where AIEnrichment keeps its results and which model it asks (none: the rules)."""
+    return {
+        "LAKE_URL": f"s3://{lake_bucket}/{LAKE_PREFIX.rstrip('/')}",
+        "LAKE_KMS_KEY_ID": lake_key.key_arn,
+        **({"BEDROCK_MODEL_ID": model_id} if model_id else {}),
+    }
+
+
+def _grant_enrichment(
+    function: lambda_.Function, lake_bucket: str, lake_key: kms.IKey, model_id: str | None
+) -> None:
+    """Read and create its own lake objects (ListBucket on its prefix only, so that a missing object
+    reads as missing rather than as access denied) under the lake key, used only through S3, and
+    invoke the one configured model."""
+    stack = Stack.of(function)
+    bucket_arn = stack.format_arn(service="s3", region="", account="", resource=lake_bucket)
+    objects = f"{bucket_arn}/{ENRICHMENT_PREFIX}*"
+    function.add_to_role_policy(
+        iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[objects])
+    )
+    function.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=["s3:ListBucket"],
+            resources=[bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{ENRICHMENT_PREFIX}*"]}},
+        )
+    )
+    function.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=["kms:Decrypt", "kms:GenerateDataKey"],
+            resources=[lake_key.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
+        )
+    )
+    assert function.role is not None
+    acknowledge_wildcard_resource(
+        function.role,
+        objects,
+        "One object per enrichment, named by its input digest, under its own prefix only.",
+    )
+    if not model_id:
+        return
+    arns = bedrock_model_arns(stack, model_id)
+    function.add_to_role_policy(iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=arns))
+    if model_id.startswith(INFERENCE_PROFILE_PREFIXES):
+        acknowledge_wildcard_resource(
+            function.role,
+            arns[1],
+            "An inference profile routes each request to its model in one of several regions; "
+            "the grant names that one model, in any region.",
+        )

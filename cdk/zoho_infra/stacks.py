@@ -128,6 +128,8 @@ class OnboardingStack(Stack):
             zoho_tokens=data.zoho_tokens,
             zoho_environment=zoho_environment(config),
             topic=topic,
+            lake_key=data.lake.key,
+            bedrock_model_id=config.bedrock_model_id,
             vpc=network.vpc if in_vpc else None,
             subnets=network.workload_subnets if in_vpc else None,
         )

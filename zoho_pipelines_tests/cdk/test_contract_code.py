@@ -45,9 +45,10 @@ AWS_RUNTIME = {"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"}
 PROXY_VARIABLES = {"HTTPS_PROXY", "NO_PROXY"}
 ENVIRON_READ = re.compile(r"""environ(?:\.get\(|\[)\s*["']([A-Z][A-Z0-9_]+)["']""")
 # Where each kind of process runs code (the package modules it can import).
-ONBOARDING_SOURCES = ("onboarding", "zoho", "settings.py", "redaction.py", "clock.py")
+ONBOARDING_SOURCES = ("onboarding", "ai", "zoho", "settings.py", "redaction.py", "clock.py")
 DAGSTER_SOURCES = (
     "defs",
+    "ai",
     "definitions.py",
     "catalog.py",
     "pipeline",

@@ -220,3 +220,16 @@ def test_the_executed_definition_retries_zoho_errors_as_specified(onboarding: di
         "MaxAttempts": 3,
         "BackoffRate": 2,
     } in retry
+
+
+def test_the_executed_definition_retries_a_throttled_model_in_the_enrichment(
+    onboarding: dict[str, Any],
+) -> None:
+    retry = onboarding["definition"]["States"]["AIEnrichment"]["Retry"]
+    assert {
+        "ErrorEquals": ["ModelThrottled"],
+        "IntervalSeconds": 20,
+        "MaxAttempts": 5,
+        "BackoffRate": 2,
+    } in retry
+    assert "ModelThrottled" not in json.dumps(onboarding["definition"]["States"]["SetupBilling"])

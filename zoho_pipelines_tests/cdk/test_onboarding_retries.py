@@ -7,6 +7,10 @@ sandbox: errors are matched by exact class name as Step Functions matches them (
 States.ALL matches anything), MaxAttempts bounds the retries. The intervals are not waited (the
 template's values are asserted in test_stacks.py). This proves the names the handlers raise are
 the names the definition retries, and that a retried step does not repeat its Zoho writes.
+
+AIEnrichment runs with a model configured (Bedrock's Converse stubbed at the edge), and the run
+ends where a user finds the enrichment: the deal's fields and Note in Zoho and, once the Dagster
+asset has loaded the lake, a row of `zoho_ai.enrichments`.
 """
 
 from __future__ import annotations
@@ -14,18 +18,41 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import pytest
-from zoho_infra.onboarding import STEPS
+from zoho_infra.onboarding import ENRICHMENT_STATE, STEPS
 
+from zoho_pipelines.ai.enrichment import ENRICHMENT_TOOL, ClaudeEnricher
+from zoho_pipelines.ai.store import LocalEnrichmentStore
+from zoho_pipelines.clock import ManualClock
+from zoho_pipelines.defs.ai import ai_enrichments
+from zoho_pipelines.defs.events.resources import ClockResource
+from zoho_pipelines.defs.resources import LakeResource, WarehouseResource
 from zoho_pipelines.onboarding import handlers
+from zoho_pipelines.onboarding.enrichment import note_title
 from zoho_pipelines.onboarding.steps import OnboardingSteps
 from zoho_pipelines.sandbox.server import RunningSandbox
 from zoho_pipelines.settings import load_settings
+from zoho_pipelines.warehouse import open_warehouse
 from zoho_pipelines.zoho.client import ZohoClient
 from zoho_pipelines.zoho.retry import RetryPolicy
+from zoho_pipelines_tests.ai.bedrock_stub import MODEL_ID, StubbedBedrock, stubbed_bedrock, tool_use_response
 from zoho_pipelines_tests.cdk.conftest import Synthesized
+from zoho_pipelines_tests.onboarding.conftest import deals
+
+ENRICHED_AT = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+ANSWER = {
+    "industry": "Storage services",
+    "size_band": "201-1000",
+    "region": "EMEA",
+    "onboarding_brief": "A mid-sized storage provider buying its first licences.",
+    "risks": [],
+    "next_steps": ["Schedule the kickoff call"],
+}
 
 HANDLERS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     step.state: getattr(handlers, step.handler) for step in STEPS
@@ -55,10 +82,30 @@ def sandbox(sandbox_factory: Callable[..., RunningSandbox]) -> RunningSandbox:
 
 
 @pytest.fixture
-def client(sandbox: RunningSandbox) -> Iterator[ZohoClient]:
+def bedrock() -> Iterator[StubbedBedrock]:
+    with stubbed_bedrock() as stub:
+        yield stub
+
+
+@pytest.fixture
+def lake_dir(tmp_path: Path) -> Path:
+    return tmp_path / "lake"
+
+
+@pytest.fixture
+def client(sandbox: RunningSandbox, bedrock: StubbedBedrock, lake_dir: Path) -> Iterator[ZohoClient]:
+    """The steps with a model configured (AIEnrichment asks Claude) and the test's own lake."""
     quick = RetryPolicy(max_attempts=2, initial_backoff_s=0.01, max_backoff_s=0.02)
+    clock = ManualClock(ENRICHED_AT)
     with ZohoClient.from_settings(load_settings(**sandbox.env()), retry_policy=quick) as zoho:
-        handlers.use_steps(OnboardingSteps(zoho))
+        handlers.use_steps(
+            OnboardingSteps(
+                zoho,
+                enricher=ClaudeEnricher(MODEL_ID, bedrock.client, clock=clock),
+                enrichment_store=LocalEnrichmentStore(lake_dir),
+                clock=clock,
+            )
+        )
         yield zoho
     handlers.use_steps(None)
 
@@ -109,7 +156,12 @@ def writes(sandbox: RunningSandbox) -> dict[str, int]:
 
 
 def test_every_task_recovers_from_a_zoho_outage_through_its_retrier_writing_once(
-    definition: dict[str, Any], sandbox: RunningSandbox, client: ZohoClient
+    definition: dict[str, Any],
+    sandbox: RunningSandbox,
+    client: ZohoClient,
+    bedrock: StubbedBedrock,
+    lake_dir: Path,
+    tmp_path: Path,
 ) -> None:
     assert sandbox.state is not None
     crm = sandbox.state.crm
@@ -127,6 +179,8 @@ def test_every_task_recovers_from_a_zoho_outage_through_its_retrier_writing_once
     def recover() -> None:
         sandbox.state.set_faults(fault_rate=0.0)
 
+    # AIEnrichment's first attempt fails on Zoho before it asks the model: one answer is enough.
+    bedrock.answer(tool_use_response(ENRICHMENT_TOOL.name, ANSWER, input_tokens=640, output_tokens=150))
     state: dict[str, Any] = {"module": "Deals", "operation": "update", "record_ids": [deal_id]}
     for step in STEPS:
         sandbox.state.set_faults(fault_rate=1.0)  # Zoho fails the first attempt of every step
@@ -136,6 +190,7 @@ def test_every_task_recovers_from_a_zoho_outage_through_its_retrier_writing_once
     assert state["project"]["created"] is True
     assert (state["billing"]["customer_created"], state["billing"]["invoice_created"]) == (True, True)
     assert state["enrichment"]["written"] is True
+    assert (state["enrichment"]["source"], state["enrichment"]["model_id"]) == ("claude", MODEL_ID)
     assert state["welcome"]["triggered"] is True
     after = writes(sandbox)
     new_writes = {k: v - baseline.get(k, 0) for k, v in after.items() if v != baseline.get(k, 0)}
@@ -143,13 +198,59 @@ def test_every_task_recovers_from_a_zoho_outage_through_its_retrier_writing_once
         "POST /restapi/portal/{portal_id}/projects/": 1,
         "PUT /books/v3/{entity}": 1,  # the customer (upserted by its CRM account custom field)
         "POST /books/v3/{entity}": 1,  # the invoice
-        "PUT /crm/{version}/{module}": 2,  # the score, then the welcome step
+        "PUT /crm/{version}/{module}": 2,  # the enrichment's fields, then the welcome step
+        "POST /crm/{version}/Notes": 1,  # the enrichment's note
     }
 
     # The whole flow again (an operator's redrive from the start): nothing is written twice.
     for step in STEPS[1:]:
         state, _ = run_task(definition, step.state, state, recover)
     assert writes(sandbox) == after
+    assert len(bedrock.requests) == 1  # the redrive reused the stored answer
+
+    # In Zoho: the fields and one note, titled with the enrichment's digest.
+    digest = state["enrichment"]["input_digest"]
+    deal = sandbox.state.crm.record("Deals", deal_id)
+    assert (deal["AI_Industry__c"], deal["AI_Size_Band__c"], deal["AI_Region__c"]) == (
+        "Storage services",
+        "201-1000",
+        "EMEA",
+    )
+    assert [note["Note_Title"] for note in sandbox.state.notes.of_record("Deals", deal_id)] == [
+        note_title(digest)
+    ]
+
+    # In the warehouse, once the Dagster asset has loaded the lake (twice: a rerun changes nothing).
+    warehouse_url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    resources = {
+        "lake": LakeResource(url=lake_dir.as_uri()),
+        "warehouse": WarehouseResource(url=warehouse_url),
+        "event_clock": ClockResource.using(ManualClock(ENRICHED_AT)),
+    }
+    for _ in range(2):
+        assert dg.materialize([ai_enrichments], resources=resources).success
+    with open_warehouse(warehouse_url) as warehouse:
+        rows = warehouse.query(
+            "SELECT deal_id, source, model_id, prompt_version, input_digest, input_tokens, output_tokens, "
+            "size_band FROM zoho_ai.enrichments"
+        )
+    assert rows == [(deal_id, "claude", MODEL_ID, "deal-enrichment/1", digest, 640, 150, "201-1000")]
+
+
+def test_a_throttled_model_is_retried_by_the_enrichment_retrier(
+    definition: dict[str, Any], sandbox: RunningSandbox, client: ZohoClient, bedrock: StubbedBedrock
+) -> None:
+    deal_id = str(deals(sandbox, closed_won=True)[0]["id"])
+    state, _ = run_task(definition, "QualifyDealData", {"record_ids": [deal_id]}, lambda: None)
+    bedrock.refuse("ThrottlingException", 429)
+    bedrock.refuse("ServiceUnavailableException", 503)
+    bedrock.answer(tool_use_response(ENRICHMENT_TOOL.name, ANSWER))
+
+    state, retries = run_task(definition, ENRICHMENT_STATE, state, lambda: None)
+
+    assert retries == 2
+    assert state["enrichment"]["note_created"] is True
+    assert len(bedrock.requests) == 3
 
 
 def test_a_deal_that_does_not_qualify_is_reported_not_retried(
