@@ -6,13 +6,19 @@ that would notify us again. Updates are sent with no workflow triggers for the s
 
 Each lead succeeds or fails on its own: Zoho reports a batch update per record, and a scorer can
 fail for one lead. Failures come back as data, with the lead id and Zoho's code, so the caller
-can report them and fail the run without hiding the leads that were written.
+can report them and fail the run without hiding the leads that were written. A throttled model
+(`ModelThrottled`) is not a per-lead failure: it leaves the job before anything is written, and
+the event path runs the leads again later.
+
+The result says what scored the leads (the rules, or Claude with its model id and prompt
+version) and how many tokens that took, so a run's cost is in its metadata.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from zoho_pipelines.events.processing.scoring import LeadScorer, ScoringError
@@ -40,6 +46,9 @@ class QualificationResult:
     unchanged: tuple[str, ...]
     missing: tuple[str, ...]
     failures: tuple[LeadFailure, ...]
+    scored_by: dict[str, int] = field(default_factory=dict)  # LeadScore.producer -> leads
+    input_tokens: int = 0
+    output_tokens: int = 0
 
     @property
     def ok(self) -> bool:
@@ -52,6 +61,9 @@ class QualificationResult:
             "unchanged_leads": len(self.unchanged),
             "missing_leads": len(self.missing),
             "failed_leads": len(self.failures),
+            "scored_by": dict(self.scored_by),
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
             "failures": [
                 {
                     "lead_id": failure.lead_id,
@@ -89,6 +101,8 @@ def qualify_leads(
     unchanged: list[str] = []
     failures: list[LeadFailure] = []
     seen: set[str] = set()
+    producers: Counter[str] = Counter()
+    tokens = [0, 0]
     for leads in crm.iter_by_ids(LEADS, requested, fields):
         for lead in leads:
             lead_id = str(lead["id"])
@@ -98,6 +112,9 @@ def qualify_leads(
             except ScoringError as error:
                 failures.append(LeadFailure(lead_id, "score", "SCORING_FAILED", str(error)))
                 continue
+            producers[result.producer] += 1
+            tokens[0] += result.input_tokens
+            tokens[1] += result.output_tokens
             if _stored_score(lead.get(score_field)) == result.score:
                 unchanged.append(lead_id)
                 continue
@@ -117,6 +134,9 @@ def qualify_leads(
         unchanged=tuple(unchanged),
         missing=tuple(lead_id for lead_id in requested if lead_id not in seen),
         failures=tuple(failures),
+        scored_by=dict(producers),
+        input_tokens=tokens[0],
+        output_tokens=tokens[1],
     )
 
 

@@ -1,7 +1,9 @@
 """Lead scoring: a score from 0 to 100 and a reason a salesperson can read.
 
 The rule-based scorer is the default because it needs nothing (no AWS account, no model access)
-and is deterministic, so a repeated qualification writes nothing new. Its rules use Zoho's
+and is deterministic, so a repeated qualification writes nothing new. Every score says what
+produced it (`source` "rules" or "claude", the model id, the prompt or rules version), and what
+it cost in tokens (none for the rules). Its rules use Zoho's
 standard Lead fields (and `Budget__c` / `Demo_Attended__c` where an org has them); absent fields
 simply score nothing. A scorer names the fields it reads, so the job fetches only those.
 """
@@ -11,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 MAX_REASON_CHARS = 2_000
+RULES_VERSION = "lead-score-rules/1"
 _FREE_MAIL = frozenset(
     {"gmail.com", "yahoo.com", "hotmail.com", "outlook.com", "live.com", "aol.com", "icloud.com", "proton.me"}
 )
@@ -29,6 +32,16 @@ class ScoringError(RuntimeError):
 class LeadScore:
     score: int
     reason: str
+    source: Literal["claude", "rules"] = "rules"
+    model_id: str | None = None
+    prompt_version: str = RULES_VERSION
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    @property
+    def producer(self) -> str:
+        """e.g. "claude anthropic.claude-3-5-haiku-20241022-v1:0 lead-score/1", "rules lead-score-rules/1"."""
+        return " ".join(part for part in (self.source, self.model_id, self.prompt_version) if part)
 
     def __post_init__(self) -> None:
         if not 0 <= self.score <= 100:

@@ -14,7 +14,7 @@ import pytest
 from botocore.config import Config
 
 from zoho_pipelines.events.processing.bedrock import TOOL_NAME, BedrockLeadScorer
-from zoho_pipelines.events.processing.scoring import RuleBasedLeadScorer, ScoringError
+from zoho_pipelines.events.processing.scoring import RULES_VERSION, RuleBasedLeadScorer, ScoringError
 
 STRONG = {
     "Lead_Source": "Partner",
@@ -39,6 +39,7 @@ def test_rules_rank_a_strong_lead_above_a_weak_one_and_say_why() -> None:
     assert "referral or partner source (+15)" in strong.reason
     assert "lead status (-40)" in weak.reason
     assert scorer.score(dict(STRONG)) == strong  # deterministic: a rerun writes nothing new
+    assert (strong.source, strong.model_id, strong.prompt_version) == ("rules", None, RULES_VERSION)
 
 
 def test_rules_read_numbers_as_zoho_renders_them_and_ignore_absent_fields() -> None:
@@ -141,6 +142,12 @@ def test_bedrock_scores_through_a_forced_tool_call(
     result = bedrock_scorer.score({**STRONG, "Company": "Acme"})
 
     assert (result.score, result.reason) == (70, "Acme fits our customer profile.")
+    assert (result.source, result.model_id, result.prompt_version) == (
+        "claude",
+        "anthropic.claude-3-haiku-20240307-v1:0",
+        "lead-score/1",
+    )
+    assert (result.input_tokens, result.output_tokens) == (10, 10)
     ((path, request),) = bedrock.requests
     assert path == "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse"
     assert request["toolConfig"]["toolChoice"] == {"tool": {"name": TOOL_NAME}}
@@ -164,7 +171,7 @@ def test_bedrock_never_sees_contact_details(
     ("company", "problem"),
     [
         ("Chatty", "did not call record_lead_score"),
-        ("Overconfident", "not an integer from 0 to 100"),
+        ("Overconfident", "breaks its schema: score: Input should be less than or equal to 100"),
         ("Throttled", "refused the request: ValidationException"),
     ],
 )
