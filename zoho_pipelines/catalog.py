@@ -8,16 +8,17 @@ warehouse targets every other layer uses.
 
 from __future__ import annotations
 
-import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+
+from zoho_pipelines.settings import load_code_location_settings
 
 DEFAULT_CATALOG_PATH = Path(__file__).with_name("catalog.toml")
 MODULES_ENV_VAR = "ZOHO_MODULES"
@@ -263,9 +264,38 @@ def default_catalog() -> Catalog:
 def selected_modules(
     environ: Mapping[str, str] | None = None, catalog: Catalog | None = None
 ) -> tuple[ModuleSpec, ...]:
-    """The modules ZOHO_MODULES selects (default: the CRM four)."""
-    environ = os.environ if environ is None else environ
-    return (catalog or default_catalog()).select(environ.get(MODULES_ENV_VAR))
+    """The modules ZOHO_MODULES selects (default: the CRM four).
+
+    Without `environ`, ZOHO_MODULES comes from the settings (environment and `.env`) like every
+    other variable. An error names the variable and its fix, so the CLI can print it as one line.
+    """
+    selection = load_code_location_settings().zoho_modules if environ is None else environ.get(MODULES_ENV_VAR)
+    try:
+        return (catalog or default_catalog()).select(selection)
+    except CatalogError as exc:
+        raise CatalogError(
+            f"{MODULES_ENV_VAR}: {exc} (fix {MODULES_ENV_VAR} in the environment or .env)"
+        ) from None
+
+
+def check_crm_modules(specs: Iterable[ModuleSpec], org_modules: Iterable[Mapping[str, Any]]) -> None:
+    """Fail, naming them, when selected CRM modules are not modules the org's API serves.
+
+    CRM admits any api name in ZOHO_MODULES (custom modules), so only the org can say whether one
+    exists: `org_modules` is its GET /crm/v8/settings/modules answer, where `api_supported` says
+    whether the API serves a module (https://www.zoho.com/crm/developer/docs/api/v8/modules-api.html).
+    Checked once before runs start, rather than each run meeting INVALID_MODULE.
+    """
+    served = sorted(str(module["api_name"]) for module in org_modules if module.get("api_supported", True))
+    folded = {name.casefold() for name in served}
+    missing = [
+        spec.selector for spec in specs if spec.app == "crm" and spec.api_name.casefold() not in folded
+    ]
+    if missing:
+        raise CatalogError(
+            f"{MODULES_ENV_VAR}: this Zoho org has no CRM module {', '.join(missing)} "
+            f"(fix {MODULES_ENV_VAR}; the org's modules: {', '.join(served)})"
+        )
 
 
 __all__ = [
@@ -276,6 +306,7 @@ __all__ = [
     "CursorFormat",
     "FetchStrategy",
     "ModuleSpec",
+    "check_crm_modules",
     "default_catalog",
     "selected_modules",
     "snake_case",

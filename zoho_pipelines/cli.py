@@ -1,68 +1,95 @@
-"""The `zoho-pipelines` command line."""
+"""The `zoho-pipelines` command line.
+
+A wrong setting (ConfigurationError), module selection (CatalogError) or taken port (PortInUseError)
+prints one line that names the variable or module and the fix; `--verbose` adds the traceback.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+import click
 import typer
+from typer.core import TyperGroup
+
+from zoho_pipelines.catalog import CatalogError
+from zoho_pipelines.demo_port import DEFAULT_PORT, PortInUseError
+from zoho_pipelines.settings import ConfigurationError
+
+ACTIONABLE_ERRORS = (ConfigurationError, CatalogError, PortInUseError)
+ACTIONABLE_EXIT_CODE = 2
+
+
+class _OneLineErrors(TyperGroup):
+    """Runs a command; an error a person can act on becomes one line on stderr, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ACTIONABLE_ERRORS as exc:
+            if ctx.params.get("verbose"):
+                raise
+            typer.echo(f"zoho-pipelines: {exc}", err=True)
+            raise typer.Exit(ACTIONABLE_EXIT_CODE) from None
+
 
 app = typer.Typer(
     name="zoho-pipelines",
+    cls=_OneLineErrors,
     help="Zoho One (CRM, Books, Projects) to AWS data pipelines on Dagster.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold credentials
 )
 
 
-@app.command()
-def sandbox(
-    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
-    port: int = typer.Option(8765, help="Port to listen on (0 picks a free one)."),
-    seed: int = typer.Option(7, help="Seed of the deterministic data set."),
-    records: int = typer.Option(2_000, help="Records per CRM module."),
-    latency_ms: float = typer.Option(0.0, help="Added latency per API call, in milliseconds."),
-    concurrency: int = typer.Option(10, help="Concurrent calls before 429 TOO_MANY_REQUESTS."),
-    fault_rate: float = typer.Option(0.0, help="Share of API calls answered with an injected fault."),
-    mutate_every: float = typer.Option(
-        0.0, help="Seconds between background create/edit/delete mutations (0: off)."
-    ),
+@app.callback()
+def main(
+    verbose: bool = typer.Option(False, "--verbose", help="Show the traceback behind an error message."),
 ) -> None:
-    """Serve the local Zoho API stand-in (accounts, CRM v2-v8, Books v3, Projects)."""
-    from zoho_pipelines.sandbox.server import SandboxConfig, serve
+    """Zoho One (CRM, Books, Projects) to AWS data pipelines on Dagster."""
 
-    serve(
-        SandboxConfig(
-            host=host,
-            port=port,
-            seed=seed,
-            records_per_module=records,
-            latency_ms=latency_ms,
-            concurrency_limit=concurrency,
-            fault_rate=fault_rate,
-            mutate_every_s=mutate_every,
-        )
-    )
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def sandbox(ctx: typer.Context) -> None:
+    """Serve the local Zoho API stand-in (accounts, CRM v2-v8, Books v3, Projects); --help lists its flags.
+
+    The same command as `python -m zoho_pipelines.sandbox`, with the same flags.
+    """
+    from zoho_pipelines.sandbox.__main__ import main as serve_sandbox
+
+    serve_sandbox(ctx.args, prog="zoho-pipelines sandbox")
 
 
 @app.command()
 def demo(
     records: int = typer.Option(20_000, help="Records per CRM module in the sandbox."),
-    port: int = typer.Option(8765, help="Sandbox port (0 picks a free one)."),
+    port: int = typer.Option(
+        DEFAULT_PORT, help=f"Sandbox port (0 picks a free one; {DEFAULT_PORT}, when taken, does too)."
+    ),
     latency_ms: float = typer.Option(0.0, help="Added latency per sandbox API call, in milliseconds."),
 ) -> None:
-    """Sync the last 7 days of every default module from the sandbox into the local lake and DuckDB."""
+    """Sync the last 7 days of every selected module from the sandbox into the local lake and DuckDB."""
     from zoho_pipelines.demo import run_demo
 
     raise typer.Exit(run_demo(records=records, port=port, latency_ms=latency_ms))
 
 
 @app.command()
-def documents(
-    records: int = typer.Option(500, help="Records per CRM module in the sandbox (24 Deals carry PDFs)."),
-    port: int = typer.Option(0, help="Sandbox port (0 picks a free one)."),
-) -> None:
-    """Extract the sandbox Deals' contract and invoice PDFs; write their values back onto the Deals."""
-    from zoho_pipelines.documents.demo import run_documents_demo
+def check() -> None:
+    """Check the settings and that every ZOHO_MODULES module exists in the Zoho org (one API call).
 
-    raise typer.Exit(run_documents_demo(records=records, port=port))
+    Run it before launching runs (`dg launch`, the Dagster UI): a wrong setting or module then
+    fails here as one line instead of in every run.
+    """
+    from zoho_pipelines.preflight import checked_modules
+    from zoho_pipelines.settings import load_settings
+
+    specs = checked_modules(load_settings())
+    typer.echo(f"configuration ok; modules: {', '.join(spec.selector for spec in specs)}")
 
 
 @app.command()

@@ -7,10 +7,11 @@ variable, not a Python attribute.
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -182,15 +183,46 @@ class Settings(BaseSettings):
         return self.home.resolve() / "queue"
 
 
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+class CodeLocationSettings(BaseSettings):
+    """What the Dagster code location builds: the modules, the first partition, the schedule's re-sync.
+
+    Apart from Settings because only Dagster processes read them (the deployment contract declares
+    them there alone); read the same way, from the environment and `.env`.
+    """
+
+    model_config = Settings.model_config
+
+    zoho_modules: str | None = Field(None, alias="ZOHO_MODULES")  # resolved by zoho_pipelines.catalog
+    zoho_partitions_start: date = Field(date(2025, 1, 1), alias="ZOHO_PARTITIONS_START")
+    zoho_resync_days: int = Field(2, alias="ZOHO_RESYNC_DAYS", ge=0, le=366)
+
+
 def load_settings(**overrides: object) -> Settings:
     """Build settings from the environment; errors name the environment variable at fault."""
+    return _validated(Settings, overrides)
+
+
+def load_code_location_settings() -> CodeLocationSettings:
+    return _validated(CodeLocationSettings, {})
+
+
+def _validated(kind: type[SettingsT], overrides: dict[str, object]) -> SettingsT:
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return kind(**overrides)
     except ValidationError as exc:
-        aliases = {name: field.alias or name.upper() for name, field in Settings.model_fields.items()}
+        aliases = {name: field.alias or name.upper() for name, field in kind.model_fields.items()}
         problems = []
         for error in exc.errors():
             location = str(error["loc"][0]) if error["loc"] else "?"
             variable = aliases.get(location, location.upper())
-            problems.append(f"{variable}: {error['msg']}")
-        raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None
+            problems.append((variable, error["msg"]))
+        # One line a person can act on: the variable, what is wrong, where to fix it (never the value:
+        # it may be a secret).
+        details = "; ".join(f"{variable}: {message}" for variable, message in problems)
+        variables = ", ".join(dict.fromkeys(variable for variable, _ in problems))
+        raise ConfigurationError(
+            f"invalid configuration: {details} (fix {variables} in the environment or .env)"
+        ) from None

@@ -5,7 +5,6 @@ is configuration, not code. Each asset body is one call into `zoho_pipelines.pip
 only turns the results into Dagster metadata, check results, jobs and schedules.
 """
 
-import os
 from datetime import date, timedelta
 
 import dagster as dg
@@ -15,10 +14,11 @@ from zoho_pipelines.defs.resources import LakeResource, WarehouseResource, ZohoR
 from zoho_pipelines.lake import PartitionRef
 from zoho_pipelines.pipeline import load_partition, sync_partition
 from zoho_pipelines.pipeline.checks import COUNT_CHECK, ID_CHECK, UNFITTED_CHECK, Severity, check_partition
-from zoho_pipelines.settings import load_settings
+from zoho_pipelines.settings import load_code_location_settings, load_settings
 
 ZOHO_POOL = "zoho_api"
 APP_TAG = "zoho/app"
+LAYER_TAG = "zoho/layer"  # lake or warehouse: filterable in the UI's asset catalog
 _SEVERITY = {Severity.ERROR: dg.AssetCheckSeverity.ERROR, Severity.WARN: dg.AssetCheckSeverity.WARN}
 
 
@@ -28,9 +28,15 @@ def daily_sync_job_name(app: str) -> str:
 
 def daily_partitions() -> dg.DailyPartitionsDefinition:
     """UTC days from ZOHO_PARTITIONS_START (default 2025-01-01) up to yesterday, the last complete day."""
-    return dg.DailyPartitionsDefinition(
-        start_date=os.environ.get("ZOHO_PARTITIONS_START", "2025-01-01"), timezone="UTC", end_offset=0
-    )
+    start = load_code_location_settings().zoho_partitions_start
+    return dg.DailyPartitionsDefinition(start_date=start.isoformat(), timezone="UTC", end_offset=0)
+
+
+def _lake_kinds() -> set[str]:
+    """The lake's kind tags in the UI (Parquet, on S3 or a local folder): the lake node's icons
+    tell it apart from its warehouse table's at a glance, though both are titled by the module."""
+    on_s3 = load_settings().resolved_lake_url.startswith("s3://")
+    return {"zoho", "parquet", "s3"} if on_s3 else {"zoho", "parquet"}
 
 
 def _warehouse_kind() -> str:
@@ -51,11 +57,12 @@ def module_assets(spec: ModuleSpec, partitions: dg.PartitionsDefinition) -> list
         key=lake_key,
         group_name=spec.group_name,
         partitions_def=partitions,
-        kinds={"zoho", "parquet"},
+        kinds=_lake_kinds(),
         pool=ZOHO_POOL,
         description=(
-            f"Zoho {spec.app.upper()} {spec.api_name}: the records modified on each UTC day, and "
-            f"tombstones for the ones deleted that day, as one zstd Parquet file per day."
+            f"Lake (Parquet): Zoho {spec.app.upper()} {spec.api_name} as read from Zoho, the records "
+            f"modified on each UTC day and tombstones for the ones deleted that day, one zstd Parquet "
+            f"file per day. Feeds the warehouse table {spec.warehouse_schema}.{spec.warehouse_table}."
         ),
         check_specs=[
             dg.AssetCheckSpec(
@@ -73,7 +80,7 @@ def module_assets(spec: ModuleSpec, partitions: dg.PartitionsDefinition) -> list
                 ),
             ),
         ],
-        tags={"zoho/app": spec.app, "zoho/module": spec.module},
+        tags={"zoho/app": spec.app, "zoho/module": spec.module, LAYER_TAG: "lake"},
     )
     def lake_asset(
         context: dg.AssetExecutionContext, zoho: ZohoResource, lake: LakeResource
@@ -120,10 +127,11 @@ def module_assets(spec: ModuleSpec, partitions: dg.PartitionsDefinition) -> list
         partitions_def=partitions,
         kinds={_warehouse_kind(), "table"},
         description=(
-            f"Table {spec.warehouse_schema}.{spec.warehouse_table}: one row per {spec.api_name} record, "
-            f"merged by id from the lake partition (newest _modified_time wins; deletes kept as tombstones)."
+            f"Warehouse table {spec.warehouse_schema}.{spec.warehouse_table}: one row per {spec.api_name} "
+            f"record, merged by id from the lake partition (newest _modified_time wins; deletes kept as "
+            f"tombstones: _deleted true, the last values kept)."
         ),
-        tags={"zoho/app": spec.app, "zoho/module": spec.module},
+        tags={"zoho/app": spec.app, "zoho/module": spec.module, LAYER_TAG: "warehouse"},
         # The daily schedule runs at 02:00 UTC; a table not refreshed between then and 06:00 is stale.
         freshness_policy=dg.FreshnessPolicy.cron(
             deadline_cron="0 6 * * *", lower_bound_delta=timedelta(hours=4)
@@ -154,7 +162,7 @@ def module_assets(spec: ModuleSpec, partitions: dg.PartitionsDefinition) -> list
 
 def resync_days() -> int:
     """Days before yesterday that the daily schedule syncs again, for late changes (ZOHO_RESYNC_DAYS)."""
-    return int(os.environ.get("ZOHO_RESYNC_DAYS", "2"))
+    return load_code_location_settings().zoho_resync_days
 
 
 def daily_schedule(app: str) -> dg.ScheduleDefinition:

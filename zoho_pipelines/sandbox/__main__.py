@@ -1,24 +1,48 @@
-"""`python -m zoho_pipelines.sandbox`: every SandboxConfig field is a flag; prints its URL first."""
+"""The sandbox's command line: every SandboxConfig field is a flag; prints its URL first.
+
+`python -m zoho_pipelines.sandbox` and `zoho-pipelines sandbox` are this one parser, so both take the
+same flags. Run by hand it listens on 8765 by default; the test and demo runner passes --port itself.
+"""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+from collections.abc import Sequence
 from datetime import datetime
 
 from zoho_pipelines.sandbox.config import SandboxConfig
 from zoho_pipelines.sandbox.server import serve
 
+COMMAND_LINE_PORT = 8765
+# Shorter spellings people type (and the README uses) for the longest field names.
+ALIASES = {
+    "records_per_module": "--records",
+    "concurrency_limit": "--concurrency",
+    "mutate_every_s": "--mutate-every",
+}
 
-def parse_config(argv: list[str] | None = None) -> SandboxConfig:
-    parser = argparse.ArgumentParser(prog="python -m zoho_pipelines.sandbox", description=__doc__)
-    defaults = SandboxConfig()
+
+def parse_config(
+    argv: Sequence[str] | None = None, prog: str = "python -m zoho_pipelines.sandbox"
+) -> SandboxConfig:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Serve the local Zoho API stand-in (accounts, CRM v2-v8, Books v3, Projects).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    defaults = dataclasses.replace(SandboxConfig(), port=COMMAND_LINE_PORT)
     for item in dataclasses.fields(SandboxConfig):
         default = getattr(defaults, item.name)
         kind = datetime.fromisoformat if item.name == "anchor" else type(default)
-        parser.add_argument("--" + item.name.replace("_", "-"), dest=item.name, type=kind, default=default)
+        flags = ["--" + item.name.replace("_", "-")] + ([ALIASES[item.name]] if item.name in ALIASES else [])
+        parser.add_argument(*flags, dest=item.name, type=kind, default=default, help=" ")
     return SandboxConfig(**vars(parser.parse_args(argv)))
 
 
+def main(argv: Sequence[str] | None = None, prog: str = "python -m zoho_pipelines.sandbox") -> None:
+    serve(parse_config(argv, prog))
+
+
 if __name__ == "__main__":
-    serve(parse_config())
+    main()

@@ -32,7 +32,7 @@ from zoho_infra.contract import INGRESS, ONBOARDING, PROCESSES, Grant, Process, 
 from zoho_pipelines.events.ingress import _ENVIRONMENT_VARIABLES as INGRESS_VARIABLES
 from zoho_pipelines.events.processing.config import EventProcessingSettings
 from zoho_pipelines.sandbox.server import RunningSandbox
-from zoho_pipelines.settings import Settings
+from zoho_pipelines.settings import CodeLocationSettings, Settings
 from zoho_pipelines_tests.cdk.conftest import REPO
 from zoho_pipelines_tests.events.conftest import api_event, notification_payload
 
@@ -99,8 +99,6 @@ def _dagster_instance_reads() -> set[str]:
 
 def readable(entry: Process) -> set[str]:
     """Every variable the process's code can read, derived from the code."""
-    from zoho_pipelines.catalog import MODULES_ENV_VAR
-
     if entry is INGRESS:
         names = set(INGRESS_VARIABLES) | _named_reads("events/ingress.py", "events/webhook_auth.py")
     elif entry in ONBOARDING:
@@ -111,7 +109,7 @@ def readable(entry: Process) -> set[str]:
             | _aliases(EventProcessingSettings)
             | _named_reads(*DAGSTER_SOURCES)
             | _dagster_instance_reads()
-            | {MODULES_ENV_VAR}  # read by a constant's name, which the pattern cannot see
+            | _aliases(CodeLocationSettings)
             | PROXY_VARIABLES
         )
     return names - AWS_RUNTIME

@@ -1,25 +1,32 @@
 """`zoho-pipelines demo` end to end: its own sandbox process, real Dagster runs, DuckDB, a summary.
 
 The demo is the README's first command, so it is run here as a user gets it: a fresh working
-directory, ZOHO_PIPELINES_HOME pointing there, nothing else configured. Two modules (ZOHO_MODULES)
-keep it quick; every default module is synced the same way by the other tests.
+directory, ZOHO_PIPELINES_HOME pointing there, nothing else configured. One or two modules
+(ZOHO_MODULES) keep it quick; every default module is synced the same way by the other tests. The
+demo's "today" comes from an injected clock, so its days (and its sandbox's data) are fixed.
 """
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 import re
+import socket
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dagster as dg
 import pytest
 from rich.console import Console
 
+from zoho_pipelines.catalog import CatalogError
+from zoho_pipelines.clock import ManualClock
 from zoho_pipelines.demo import DEMO_DAYS, demo_days, run_demo
+from zoho_pipelines.demo_port import DEFAULT_PORT
 from zoho_pipelines.lake import LocalLake
 from zoho_pipelines.sandbox.server import SandboxConfig
 from zoho_pipelines.warehouse import TableRef, open_warehouse
@@ -27,6 +34,9 @@ from zoho_pipelines.warehouse import TableRef, open_warehouse
 MODULES = ("deals", "leads")
 RECORDS = 500
 CODE_LOCATION = "zoho_pipelines.definitions"
+ZOHO_APPS = ("crm", "books", "projects")
+NOW = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
+DAYS = demo_days(NOW.date())
 SUMMARY_COLUMNS = (
     "count(*), count(*) FILTER (WHERE _deleted), count(DISTINCT id), min(_partition), max(_partition)"
 )
@@ -53,36 +63,52 @@ def fresh_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
         os.environ.update(saved)
 
 
+def demo(port: int = 0, *, records: int = RECORDS) -> tuple[int, str]:
+    """Run the demo at NOW; its exit code and what it printed."""
+    sys.modules.pop(CODE_LOCATION, None)  # a second run in one test loads the code location again
+    output = io.StringIO()
+    exit_code = run_demo(
+        records=records,
+        port=port,
+        latency_ms=0,
+        console=Console(file=output, width=240),
+        clock=ManualClock(NOW),
+    )
+    return exit_code, output.getvalue()
+
+
+def demo_env(home: Path) -> dict[str, str]:
+    lines = (home / "demo.env").read_text(encoding="utf-8").splitlines()
+    return dict(line.split("=", 1) for line in lines)
+
+
+def table_contents(home: Path, module: str) -> list[tuple[object, ...]]:
+    """Every row of the module's table without _synced_at (the time of the read, which a re-run renews)."""
+    table = TableRef.for_module("crm", module)
+    with open_warehouse(f"duckdb://{home / 'warehouse.duckdb'}") as warehouse:
+        return warehouse.query(f"SELECT * EXCLUDE (_synced_at) FROM {table.sql} ORDER BY id")  # noqa: S608 quoted identifier
+
+
 def test_the_demo_syncs_seven_days_into_duckdb_and_prints_what_landed(
     fresh_checkout: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     home = fresh_checkout
     monkeypatch.setenv("ZOHO_MODULES", ",".join(f"crm:{module}" for module in MODULES))
-    output = io.StringIO()
-    started = datetime.now(UTC)
-    exit_code = run_demo(records=RECORDS, port=0, latency_ms=0, console=Console(file=output, width=160))
-    printed = output.getvalue()
+    exit_code, printed = demo()
     assert exit_code == 0, printed
-
-    # The last complete UTC days when the demo started (or, across a midnight, when it synced).
-    days = next(
-        candidate
-        for candidate in (demo_days(started.date()), demo_days(datetime.now(UTC).date()))
-        if f"syncing {candidate[0]} .. {candidate[-1]} (UTC) of {len(MODULES)} modules" in printed
-    )
-    assert len(days) == DEMO_DAYS
-    assert "dagster dev -w workspace.yaml" in printed
+    assert f"syncing {DAYS[0]} .. {DAYS[-1]} (UTC) of {len(MODULES)} modules" in printed
+    assert len(DAYS) == DEMO_DAYS
     assert SandboxConfig().client_secret not in printed
 
     lake = LocalLake(home / "lake")
     with open_warehouse(f"duckdb://{home / 'warehouse.duckdb'}") as warehouse:
         for module in MODULES:
-            assert lake.list_partitions("crm", module) == days
+            assert lake.list_partitions("crm", module) == DAYS
             table = TableRef.for_module("crm", module)
             summary = f"SELECT {SUMMARY_COLUMNS} FROM {table.sql}"  # noqa: S608 quoted identifier
             rows, deleted, distinct, first, last = warehouse.query(summary)[0]
             assert rows == distinct > 0
-            assert (first, last) == (days[0], days[-1])
+            assert (first, last) == (DAYS[0], DAYS[-1])
             # The summary line: table, rows, deleted, records read, API calls, credits, checks.
             line = re.search(
                 rf"{re.escape(str(table))}\s*│\s*([\d,]+)\s*│\s*([\d,]+)\s*│\s*([\d,]+)", printed
@@ -92,25 +118,99 @@ def test_the_demo_syncs_seven_days_into_duckdb_and_prints_what_landed(
             assert (shown_rows, shown_deleted) == (rows, deleted)
             assert records_read + deleted == rows, "each record read once, each deletion a tombstone"
     assert printed.count("passed") >= len(MODULES)
+    assert "rows, deleted: the whole table now" in printed
+    assert "read, API calls, credits: this run" in printed
 
-    environment = (home / "demo.env").read_text(encoding="utf-8")
-    assert "ZOHO_API_URL=http://127.0.0.1:" in environment
-    assert f"DAGSTER_HOME={home / 'dagster'}" in environment
+    environment = demo_env(home)
+    assert environment["ZOHO_API_URL"].startswith("http://127.0.0.1:")
+    assert environment["DAGSTER_HOME"] == str(home / "dagster")
     with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
         runs = instance.get_runs()
         assert len(runs) == DEMO_DAYS * len(MODULES)
         assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs)
 
 
-def test_a_module_that_cannot_sync_is_reported_in_the_summary_and_the_exit_code(
+def test_the_default_port_taken_the_demo_takes_a_free_one(fresh_checkout: Path) -> None:
+    """The README's background sandbox may still hold the default port: the demo still succeeds."""
+    home = fresh_checkout
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            holder.bind(("127.0.0.1", DEFAULT_PORT))
+            holder.listen()
+        except OSError:
+            pass  # something else already listens there, which is the case under test
+        exit_code, printed = demo(port=DEFAULT_PORT, records=200)
+    assert exit_code == 0, printed
+    assert f"Port {DEFAULT_PORT} is in use" in printed
+    port = urlsplit(demo_env(home)["ZOHO_API_URL"]).port
+    assert port not in (None, DEFAULT_PORT)
+    # The next steps, as the README shows them: venv paths, the demo's sandbox again (the port it
+    # took, its records, its history's end), and `dg dev` (told where the project is: the test's
+    # working directory is not the checkout).
+    bin_dir = Path(sys.executable).parent.absolute()
+    assert "set -a; . home/demo.env; set +a" in printed
+    anchor = f"{NOW.date()}T00:00:00+00:00"
+    assert f"{bin_dir}/zoho-pipelines sandbox --port {port} --records 200 --anchor {anchor} &" in printed
+    assert f"{bin_dir}/dg dev --target-path " in printed
+
+
+def test_running_the_demo_twice_gives_the_same_tables(
     fresh_checkout: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The sandbox serves no Vendors module: every run fails, and the summary says so (no traceback)."""
-    monkeypatch.setenv("ZOHO_MODULES", "crm:vendors")
-    output = io.StringIO()
-    exit_code = run_demo(records=RECORDS, port=0, latency_ms=0, console=Console(file=output, width=160))
-    printed = output.getvalue()
-    assert exit_code == 1
-    vendors = rf"zoho_crm\.vendors\s*│\s*-\s*│\s*-\s*│.*FAILED: {DEMO_DAYS} runs failed"
-    assert re.search(vendors, printed), printed
-    assert "dagster dev -w workspace.yaml" in printed, "the way to inspect the failed runs"
+    home = fresh_checkout
+    monkeypatch.setenv("ZOHO_MODULES", "crm:deals")
+    first_code, first_printed = demo(records=200)
+    first = table_contents(home, "deals")
+    second_code, second_printed = demo(records=200)
+    assert (first_code, second_code) == (0, 0), first_printed + second_printed
+    assert first, "the demo filled the table"
+    assert table_contents(home, "deals") == first
+
+
+def test_demo_env_loads_the_demos_modules_and_days_as_the_whole_partition_range(
+    fresh_checkout: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`set -a; . demo.env` before `dg dev`: the UI shows the demo's modules, its 7 days all filled."""
+    home = fresh_checkout
+    monkeypatch.setenv("ZOHO_MODULES", "crm:deals,books:invoices")
+    exit_code, printed = demo(records=200)
+    assert exit_code == 0, printed
+    environment = demo_env(home)
+    for name in list(os.environ):
+        if name.startswith(("ZOHO_", "LAKE_", "WAREHOUSE_", "DAGSTER_")):
+            monkeypatch.delenv(name)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+
+    sys.modules.pop(CODE_LOCATION, None)
+    definitions = importlib.import_module(CODE_LOCATION).defs  # what `dg dev` loads
+    keys = {
+        key.to_user_string()
+        for key in definitions.resolve_asset_graph().get_all_asset_keys()
+        if key.path[0] in ("lake", "warehouse") and key.path[1] in ZOHO_APPS
+    }
+    assert keys == {
+        "lake/crm/deals",
+        "warehouse/crm/deals",
+        "lake/books/invoices",
+        "warehouse/books/invoices",
+    }
+    partitions = definitions.resolve_assets_def(dg.AssetKey(["lake", "crm", "deals"])).partitions_def
+    assert partitions is not None
+    assert partitions.get_partition_keys(current_time=NOW) == [day.isoformat() for day in DAYS]
+    with dg.DagsterInstance.from_config(environment["DAGSTER_HOME"]) as instance:
+        materialized = instance.get_materialized_partitions(dg.AssetKey(["lake", "books", "invoices"]))
+    assert materialized == {day.isoformat() for day in DAYS}
+
+
+def test_an_unknown_crm_module_stops_the_demo_before_any_run(
+    fresh_checkout: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checked once against the org's module list (the sandbox has no Vendors), not met by 7 runs."""
+    home = fresh_checkout
+    monkeypatch.setenv("ZOHO_MODULES", "crm:deals,crm:vendors")
+    with pytest.raises(CatalogError, match=r"ZOHO_MODULES: this Zoho org has no CRM module crm:vendors \("):
+        demo(records=200)
+    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+        assert instance.get_runs() == []
