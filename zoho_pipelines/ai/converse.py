@@ -7,8 +7,9 @@ https://docs.aws.amazon.com/bedrock/latest/userguide/tool-use-inference-call.htm
 https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolChoice.html.
 
 The answer carries what the call cost: input and output tokens from the response's `usage`, and
-the latency Bedrock measured (`metrics.latencyMs`), or, if absent, the injected clock's
-(https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html#API_runtime_Converse_ResponseSyntax).
+the latency Bedrock measured (`metrics.latencyMs`); both are required members of every Converse
+response, so the cost never depends on our own clock:
+https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html#API_runtime_Converse_ResponseSyntax
 
 Errors are sorted by what a caller can do about them (`zoho_pipelines.ai.errors`): the ones
 Bedrock documents as transient (ThrottlingException, ServiceUnavailableException,
@@ -27,7 +28,6 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from zoho_pipelines.ai.errors import ModelOutputInvalid, ModelThrottled, ModelUnavailable
-from zoho_pipelines.clock import SYSTEM_CLOCK, Clock
 
 Answer = TypeVar("Answer", bound=BaseModel)
 
@@ -113,12 +113,10 @@ def converse(
     facts: Mapping[str, Any],
     *,
     max_tokens: int,
-    clock: Clock = SYSTEM_CLOCK,
 ) -> StructuredAnswer[Answer]:
     """Ask `model_id` about `facts`; the validated tool input, with its token and time cost."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    started = clock.now()
     try:
         response = client.converse(**converse_request(tool, model_id, facts, max_tokens=max_tokens))
     except ClientError as error:
@@ -128,14 +126,12 @@ def converse(
         raise ModelUnavailable(f"Bedrock {model_id} refused the request: {code}") from None
     except BotoCoreError as error:
         raise ModelThrottled(f"Bedrock unreachable: {type(error).__name__}") from None
-    measured_ms = int((clock.now() - started).total_seconds() * 1000)
-    usage = response.get("usage") or {}
     return StructuredAnswer(
         answer=_validated(tool, response),
         model_id=model_id,
-        input_tokens=int(usage.get("inputTokens") or 0),
-        output_tokens=int(usage.get("outputTokens") or 0),
-        latency_ms=int((response.get("metrics") or {}).get("latencyMs", measured_ms)),
+        input_tokens=int(response["usage"]["inputTokens"]),
+        output_tokens=int(response["usage"]["outputTokens"]),
+        latency_ms=int(response["metrics"]["latencyMs"]),
     )
 
 

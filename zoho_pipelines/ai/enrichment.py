@@ -27,7 +27,6 @@ from typing import Annotated, Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from zoho_pipelines.ai.converse import ToolSpec, bedrock_runtime_client, converse
-from zoho_pipelines.clock import SYSTEM_CLOCK, Clock
 
 PROMPT_VERSION = "deal-enrichment/1"
 RULES_VERSION = "deal-enrichment-rules/1"
@@ -143,13 +142,13 @@ def input_digest(facts: Mapping[str, Any], enricher: DealEnricher) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def enricher_from_environment(clock: Clock = SYSTEM_CLOCK) -> DealEnricher:
+def enricher_from_environment() -> DealEnricher:
     """Claude when BEDROCK_MODEL_ID names a model (a foundation model or inference profile id),
     the rules otherwise."""
     model_id = (os.environ.get("BEDROCK_MODEL_ID") or "").strip()
     if not model_id:
         return RulesEnricher()
-    return ClaudeEnricher(model_id, bedrock_runtime_client(), clock=clock)
+    return ClaudeEnricher(model_id, bedrock_runtime_client())
 
 
 class ClaudeEnricher:
@@ -158,14 +157,11 @@ class ClaudeEnricher:
     source: Literal["claude", "rules"] = "claude"
     prompt_version = PROMPT_VERSION
 
-    def __init__(
-        self, model_id: str, client: Any, *, max_tokens: int = MAX_TOKENS, clock: Clock = SYSTEM_CLOCK
-    ) -> None:
+    def __init__(self, model_id: str, client: Any, *, max_tokens: int = MAX_TOKENS) -> None:
         self.model_id: str | None = model_id
         self._model_id = model_id  # the same, as the str a call needs
         self._client = client
         self._max_tokens = max_tokens
-        self._clock = clock
 
     def enrich(self, facts: Mapping[str, Any]) -> Enrichment:
         answer = converse(
@@ -174,7 +170,6 @@ class ClaudeEnricher:
             self._model_id,
             facts,
             max_tokens=self._max_tokens,
-            clock=self._clock,
         )
         return Enrichment(
             output=answer.answer,

@@ -101,7 +101,7 @@ def client(sandbox: RunningSandbox, bedrock: StubbedBedrock, lake_dir: Path) -> 
         handlers.use_steps(
             OnboardingSteps(
                 zoho,
-                enricher=ClaudeEnricher(MODEL_ID, bedrock.client, clock=clock),
+                enricher=ClaudeEnricher(MODEL_ID, bedrock.client),
                 enrichment_store=LocalEnrichmentStore(lake_dir),
                 clock=clock,
             )

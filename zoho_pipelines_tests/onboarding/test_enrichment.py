@@ -61,7 +61,7 @@ def claude_steps(
     clock = ManualClock(ENRICHED_AT)
     onboarding = OnboardingSteps(
         client,
-        enricher=ClaudeEnricher(MODEL_ID, bedrock.client, clock=clock),
+        enricher=ClaudeEnricher(MODEL_ID, bedrock.client),
         enrichment_store=enrichment_store,
         clock=clock,
     )

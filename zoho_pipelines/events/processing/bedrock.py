@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from zoho_pipelines.ai.converse import ToolSpec, bedrock_runtime_client, converse, converse_request
 from zoho_pipelines.ai.errors import ModelOutputInvalid, ModelUnavailable
-from zoho_pipelines.clock import SYSTEM_CLOCK, Clock
 from zoho_pipelines.events.processing.scoring import MAX_REASON_CHARS, LeadScore, ScoringError
 
 TOOL_NAME = "record_lead_score"
@@ -70,13 +69,10 @@ class BedrockLeadScorer:
 
     fields: tuple[str, ...] = (*_FACT_FIELDS, "Email", "Phone", "Mobile")
 
-    def __init__(
-        self, model_id: str, *, client: Any = None, max_tokens: int = MAX_TOKENS, clock: Clock = SYSTEM_CLOCK
-    ) -> None:
+    def __init__(self, model_id: str, *, client: Any = None, max_tokens: int = MAX_TOKENS) -> None:
         self.model_id = model_id
         self._client = client if client is not None else bedrock_runtime_client()
         self._max_tokens = max_tokens
-        self._clock = clock
 
     def score(self, lead: Mapping[str, Any]) -> LeadScore:
         try:
@@ -86,7 +82,6 @@ class BedrockLeadScorer:
                 self.model_id,
                 lead_facts(lead),
                 max_tokens=self._max_tokens,
-                clock=self._clock,
             )
         except (ModelOutputInvalid, ModelUnavailable) as error:
             raise ScoringError(str(error)) from None

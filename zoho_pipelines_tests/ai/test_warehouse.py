@@ -1,0 +1,46 @@
+"""`zoho_ai.enrichments` in DuckDB and PostgreSQL: one row per enrichment, merged by key, so a
+rerun changes nothing and a new enrichment is added beside the old ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from zoho_pipelines.ai.store import LocalEnrichmentStore
+from zoho_pipelines.ai.warehouse import enrichment_id, load_enrichments
+from zoho_pipelines.clock import ManualClock
+from zoho_pipelines.warehouse import SqlWarehouse
+from zoho_pipelines_tests.ai.records import ENRICHED_AT, claude_record
+
+
+def test_enrichments_are_merged_by_key(warehouse: SqlWarehouse, tmp_path: Path) -> None:
+    store = LocalEnrichmentStore(tmp_path / "lake")
+    first = store.put_once(claude_record("101", 50_000, input_tokens=700, output_tokens=200))
+    clock = ManualClock(ENRICHED_AT)
+
+    loaded = load_enrichments(store, warehouse, staging=None, clock=clock)
+    again = load_enrichments(store, warehouse, staging=None, clock=clock)
+    second = store.put_once(claude_record("102", 80_000, input_tokens=900, output_tokens=250))
+    more = load_enrichments(store, warehouse, staging=None, clock=clock)
+
+    assert (loaded.inserted_rows, again.inserted_rows, more.inserted_rows) == (1, 0, 1)
+    rows = warehouse.query(
+        "SELECT id, deal_id, source, model_id, prompt_version, input_digest, input_tokens, output_tokens, "
+        "latency_ms, size_band, risks, fit_score FROM zoho_ai.enrichments ORDER BY deal_id"
+    )
+    assert [row[:10] for row in rows] == [
+        (
+            enrichment_id(record),
+            record["deal_id"],
+            "claude",
+            record["model_id"],
+            "deal-enrichment/1",
+            record["input_digest"],
+            record["input_tokens"],
+            record["output_tokens"],
+            1500,
+            "201-1000",
+        )
+        for record in (first, second)
+    ]
+    assert [list(row[10]) for row in rows] == [["Tight timeline."], ["Tight timeline."]]
+    assert [row[11] for row in rows] == [6.5, 6.5]
