@@ -8,7 +8,8 @@ and never by a time window (the project and invoice by the deal's external key, 
 its CRM account, linked by Books' CRM integration or held in a unique custom field), or skips a
 value already set.
 
-Enrichment is rule-based (an explainable, reproducible score that sends no customer data to a
-model service) and the welcome sequence is a CRM workflow rule triggered once by the deal's Next
-Step (e-mails stay editable in CRM); `steps` says more on both, `billing` on the Books writes.
+Enrichment asks Claude on Amazon Bedrock when a model is configured and the rules otherwise,
+sends only allow-listed facts, and is kept in the lake under its input digest (`enrichment`);
+the welcome sequence is a CRM workflow rule triggered once by the deal's Next Step (e-mails stay
+editable in CRM); `steps` says more on both, `billing` on the Books writes.
 """
