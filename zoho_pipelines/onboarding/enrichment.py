@@ -9,7 +9,9 @@ enrichment's input digest (`zoho_pipelines.ai.enrichment.input_digest`):
 2. the deal's fields are written only where they differ (one update without workflow triggers,
    so Zoho records no edit on a repeat);
 3. the Note's title carries the digest (`note_title`), so a repeat finds its note on the deal
-   and adds none.
+   and adds none. Two overlapping runs may both find none and both add one: whenever the deal
+   holds more than one note with the title, the oldest (lowest id) is kept and the others are
+   deleted, so overlapping runs converge on one note whatever their interleaving.
 The model is asked, and its answer validated, before anything is written: an answer that breaks
 the schema fails the step with `ModelOutputInvalid` and leaves no trace; throttling leaves as
 `ModelThrottled`, which the state machine retries.
@@ -103,13 +105,7 @@ class DealEnrichmentStep:
         }
         if changed:
             self._update_deal(deal_id, changed)
-        title = note_title(digest)
-        existing = self._notes.titled("Deals", deal_id, title)
-        note_id = (
-            existing[0]["id"]
-            if existing
-            else self._notes.create("Deals", deal_id, title=title, content=note_content(stored))
-        )
+        note_id, note_created = self._note_once(deal_id, note_title(digest), note_content(stored))
         return {
             "source": stored["source"],
             "model_id": stored["model_id"],
@@ -121,12 +117,24 @@ class DealEnrichmentStep:
             "region": output.region,
             "written": bool(changed),
             "missing_fields": sorted(set(wanted) - writable),
-            "note_id": str(note_id),
-            "note_created": not existing,
+            "note_id": note_id,
+            "note_created": note_created,
             "reused": reused,
             "input_tokens": stored["input_tokens"],
             "output_tokens": stored["output_tokens"],
         }
+
+    def _note_once(self, deal_id: str, title: str, content: str) -> tuple[str, bool]:
+        """The deal's one note with `title` (its id, and whether this run added it)."""
+        found = self._notes.titled("Deals", deal_id, title)
+        created = None
+        if not found:
+            created = self._notes.create("Deals", deal_id, title=title, content=content)
+            found = self._notes.titled("Deals", deal_id, title)
+        kept, *extra = sorted(found, key=lambda note: int(note["id"]))
+        if extra:
+            self._notes.delete([str(note["id"]) for note in extra])
+        return str(kept["id"]), str(kept["id"]) == created
 
     def _record(self, module: str, record_id: str, fields: list[str], available: set[str]) -> dict[str, Any]:
         wanted = [name for name in dict.fromkeys(fields) if name in available]

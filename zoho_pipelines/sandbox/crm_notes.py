@@ -1,12 +1,14 @@
-"""CRM Notes: a record's notes (`GET /crm/{version}/{module}/{record_id}/Notes`) and adding
-notes (`POST /crm/{version}/Notes`), as Zoho documents them:
-https://www.zoho.com/crm/developer/docs/api/v8/get-notes.html and
-https://www.zoho.com/crm/developer/docs/api/v8/create-notes.html.
+"""CRM Notes: a record's notes (`GET /crm/{version}/{module}/{record_id}/Notes`), adding notes
+(`POST /crm/{version}/Notes`) and deleting them (`DELETE /crm/{version}/Notes?ids=`), as Zoho
+documents them: https://www.zoho.com/crm/developer/docs/api/v8/get-notes.html,
+https://www.zoho.com/crm/developer/docs/api/v8/create-notes.html and
+https://www.zoho.com/crm/developer/docs/api/v8/delete-notes.html.
 
 Modelled: `fields` required on the listing, 200 notes a page with `info.more_records`, 204 when
 a record has none; `Note_Content` and `Parent_Id` (module api name and a live record id)
-mandatory on create, per-note results (201 when all are added), and, as in Zoho, no refusal of a
-second note with the same title.
+mandatory on create, per-note results (201 when all are added; on delete, 200 when all are
+gone, an error entry per unknown id), and, as in Zoho, no refusal of a second note with the same
+title.
 """
 
 from __future__ import annotations
@@ -112,7 +114,22 @@ def notes_routes(state: SandboxState) -> list[BaseRoute]:
             "status": "success",
         }
 
+    async def delete_notes(request: Request) -> Response:
+        ids = [part for part in (request.query_params.get("ids") or "").split(",") if part]
+        if request.path_params["version"] not in VERSIONS or not ids or len(ids) > MAX_NOTES_PER_CREATE:
+            return crm_error(400, "INVALID_DATA", "ids must list 1 to 100 note ids", {"param_name": "ids"})
+        results = [
+            {"code": "SUCCESS", "details": {"id": note_id}, "message": "record deleted", "status": "success"}
+            if notes.delete(note_id)
+            else crm_error_body("INVALID_DATA", "the id given seems to be invalid", {"id": note_id})
+            for note_id in ids
+        ]
+        failures = sum(result["status"] == "error" for result in results)
+        status = 200 if failures == 0 else 400 if failures == len(results) else 207
+        return json_response({"data": results}, status)
+
     return [
         Route("/crm/{version}/Notes", create_notes, methods=["POST"]),
+        Route("/crm/{version}/Notes", delete_notes, methods=["DELETE"]),
         Route("/crm/{version}/{module}/{record_id}/Notes", list_notes, methods=["GET"]),
     ]

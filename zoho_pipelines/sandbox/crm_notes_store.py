@@ -30,6 +30,16 @@ class NotesStore:
             self._notes.setdefault((module, record_id), []).append(note)
             return dict(note)
 
+    def delete(self, note_id: str) -> bool:
+        """Remove the note; False when no such note exists (any more)."""
+        with self._lock:
+            for notes in self._notes.values():
+                for position, note in enumerate(notes):
+                    if note["id"] == note_id:
+                        del notes[position]
+                        return True
+            return False
+
     def of_record(self, module: str, record_id: str) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(note) for note in self._notes.get((module, record_id), [])]

@@ -1,9 +1,11 @@
-"""Notes on CRM records: list a record's notes, add one.
+"""Notes on CRM records: list a record's notes, add one, delete some.
 
 - A record's notes: `GET /crm/v8/{module}/{record_id}/Notes` with `fields` (required in v8),
   200 a page (https://www.zoho.com/crm/developer/docs/api/v8/get-notes.html);
 - a new note: `POST /crm/v8/Notes` with `Note_Title`, `Note_Content` and `Parent_Id` naming the
-  record and its module (https://www.zoho.com/crm/developer/docs/api/v8/create-notes.html).
+  record and its module (https://www.zoho.com/crm/developer/docs/api/v8/create-notes.html);
+- deleting: `DELETE /crm/v8/Notes?ids=...`, up to 100 ids, a result per id
+  (https://www.zoho.com/crm/developer/docs/api/v8/delete-notes.html).
 
 Zoho does not refuse a second note with the same title, so a caller that must add a note once
 looks for it by title first (`titled`). The POST is not retried by the transport when its
@@ -43,6 +45,18 @@ class CrmNotes:
 
     def titled(self, module: str, record_id: str, title: str) -> list[dict[str, Any]]:
         return [note for note in self.of_record(module, record_id) if note.get("Note_Title") == title]
+
+    def delete(self, note_ids: list[str]) -> None:
+        """Delete the notes; one already gone counts as deleted (an overlapping run got there first)."""
+        path = f"{API}/Notes"
+        response = self._transport.request(
+            "DELETE", path, params={"ids": ",".join(note_ids)}, ok_statuses={207, 400}
+        )
+        entries = json_body(response).get("data")
+        if not isinstance(entries, list) or any(
+            entry.get("status") != "success" and entry.get("code") != "INVALID_DATA" for entry in entries
+        ):
+            raise error_from_response(response, method="DELETE", path=path)
 
     def create(self, module: str, record_id: str, *, title: str, content: str) -> str:
         """Add a note to the record; its id."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -204,3 +205,35 @@ def test_throttling_leaves_as_the_retryable_name_and_the_retry_completes(
     bedrock.answer(tool_use_response(ENRICHMENT_TOOL.name, ANSWER))
     assert handlers.enrich(state)["note_created"] is True
     assert crm_writes(sandbox) == (1, 1)
+
+
+def test_notes_left_twice_by_overlapping_runs_collapse_to_the_oldest(
+    sandbox: RunningSandbox, steps: OnboardingSteps
+) -> None:
+    assert sandbox.state is not None
+    state = won_state(sandbox)
+    deal_id = state["deal"]["id"]
+    first = handlers.enrich(state)
+    # What a second run that looked before the first one's note existed would have added.
+    sandbox.state.notes.add(
+        "Deals", deal_id, note_title(first["input_digest"]), "a twin", "2026-12-01T09:30:00+00:00"
+    )
+
+    again = handlers.enrich(state)
+
+    assert again["note_id"] == first["note_id"]
+    assert [note["id"] for note in sandbox.state.notes.of_record("Deals", deal_id)] == [first["note_id"]]
+
+
+def test_overlapping_enrichments_of_one_deal_leave_one_note_and_one_object(
+    sandbox: RunningSandbox, steps: OnboardingSteps, enrichment_store: LocalEnrichmentStore
+) -> None:
+    assert sandbox.state is not None
+    state = won_state(sandbox)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: handlers.enrich(state), range(4)))
+
+    notes = sandbox.state.notes.of_record("Deals", state["deal"]["id"])
+    assert [note["id"] for note in notes] == [results[0]["note_id"]]
+    assert {result["note_id"] for result in results} == {notes[0]["id"]}
+    assert len(list(enrichment_store.records())) == 1
