@@ -57,6 +57,22 @@ LEAD_QUEUE = r"RoutingLeadQualificationQueue"
 LEAD_DLQ = r"RoutingLeadQualificationDeadLetterQueue"
 WORKGROUPS = r"redshift-serverless:.*:workgroup/"
 BEDROCK_MODEL = r"bedrock:.*foundation-model/"
+# Textract has no resource types: its actions are granted on "*" (Service Authorization Reference,
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazontextract.html).
+TEXTRACT_ANY = r'^"\*"$'  # the rendered (JSON) Resource is exactly "*"
+TEXTRACT_ACTIONS = (
+    "textract:AnalyzeDocument",
+    "textract:AnalyzeExpense",
+    "textract:StartDocumentAnalysis",
+    "textract:GetDocumentAnalysis",
+    "textract:StartExpenseAnalysis",
+    "textract:GetExpenseAnalysis",
+)
+# The run tasks' Textract grant (dagster:run, with document_extractor=textract). Kept out of
+# DAGSTER_RUN.grants: resources are matched by pattern, and "*" would also match every other
+# process's "*" (X-Ray on the Lambdas), which the least-privilege check would then flag as
+# undeclared. zoho_pipelines_tests/documents/test_cdk_textract.py holds the run role to it.
+TEXTRACT_RUN_GRANT = Grant(TEXTRACT_ACTIONS, TEXTRACT_ANY, only_with="document_extractor")
 RUN_TASK_DEFINITION = r"RunTask"
 CLUSTER_TASKS = r":task/"
 
@@ -151,6 +167,7 @@ def _onboarding(step: str) -> Process:
             "EVENTS_QUEUE_URL",
             "ZOHO_CHANNEL_TOKENS",
             "EVENT_BUS_NAME",
+            "DOCUMENT_EXTRACTOR",  # documents run in Dagster only (set there by document_extractor)
         }
         | (frozenset() if enriches else LAKE_ENV | {"BEDROCK_MODEL_ID"}),
         optional={"BEDROCK_MODEL_ID": "bedrock_model_id"} if enriches else {},
@@ -203,6 +220,7 @@ DAGSTER_DEFAULTS = SETTINGS_DEFAULTS | {
 }
 DAGSTER_OPTIONAL = {
     "BEDROCK_MODEL_ID": "bedrock_model_id",
+    "DOCUMENT_EXTRACTOR": "document_extractor",  # textract; unset, documents use the PDF text layer
     # Read by httpx and botocore, not by our code; set only with zoho_egress=none and a proxy.
     "HTTPS_PROXY": "zoho_https_proxy",
     "NO_PROXY": "zoho_https_proxy",

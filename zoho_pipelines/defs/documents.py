@@ -7,18 +7,21 @@
   extraction row), its status into zoho_documents.writebacks.
 
 Partitions are dynamic, keyed by document (`Deals/<record id>/<attachment id>.<ext>`), so one
-document can be re-run alone. A sensor, not a schedule, adds them: it is the Dagster construct
-that can add dynamic partitions and request their runs in one tick (SensorResult), and its cursor
-(the last discovery time) keeps each tick to the Deals modified since, so the Attachments list is
-read only for records that changed. It ticks hourly: every tick costs one call per modified Deal.
+document can be re-run alone. New ones are found by an hourly schedule, not a sensor, because
+finding them calls Zoho (the Deals modified in the last hour, then each one's Attachments list,
+one call per Deal): as a run it executes in a run task, whose role holds the Zoho credentials,
+is recorded and retried like any run, and is paced by the run queue; a sensor would call Zoho
+from the daemon every tick. A sensor that reads only the instance then requests one run per new
+document partition. Schedule and sensor are off until documents are turned on (README).
 
 Every body is one call into `zoho_pipelines.documents`; this file only wires resources and metadata.
 No `from __future__ import annotations`: Dagster reads the resource annotations at definition time.
 """
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import dagster as dg
+from pydantic import Field
 
 from zoho_pipelines.defs.events.resources import ClockResource
 from zoho_pipelines.defs.resources import LakeResource, WarehouseResource, ZohoResource
@@ -41,9 +44,11 @@ EXTRACTIONS = dg.AssetKey(["documents", "crm", "deals", "extractions"])
 WRITEBACKS = dg.AssetKey(["documents", "crm", "deals", "writebacks"])
 DOCUMENT_PARTITIONS = dg.DynamicPartitionsDefinition(name="zoho_crm_deals_documents")
 DOCUMENTS_JOB = "zoho_documents_job"
-SENSOR_INTERVAL_S = 3_600
-DISCOVERY_OVERLAP = timedelta(minutes=5)
-"""Each tick looks this far behind its cursor: a record saved during the last tick is not missed."""
+DISCOVERY_JOB = "zoho_documents_discovery"
+DISCOVERY_CRON = "15 * * * *"
+DISCOVERY_LOOKBACK_MINUTES = 75
+"""An hour between runs, and a margin: a Deal saved while the last discovery ran is not missed."""
+SENSOR_INTERVAL_S = 60
 GROUP = "zoho_documents"
 
 
@@ -160,40 +165,79 @@ documents_job = dg.define_asset_job(
 )
 
 
+class DiscoveryConfig(dg.Config):
+    lookback_minutes: int = Field(
+        0,
+        ge=0,
+        description="Look at the Deals modified this many minutes before the run; 0 looks at every Deal.",
+    )
+
+
+@dg.op(
+    description="List the Attachments of the Deals modified in the window; each new one becomes a partition.",
+    tags={"zoho/app": "crm"},
+)
+def discover_deal_documents(
+    context: dg.OpExecutionContext,
+    config: DiscoveryConfig,
+    zoho: ZohoResource,
+    lake: LakeResource,
+    documents: DocumentsResource,
+    documents_clock: ClockResource,
+) -> None:
+    now = documents_clock.clock().now()
+    since = now - timedelta(minutes=config.lookback_minutes) if config.lookback_minutes else None
+    flow = documents.flow(zoho, lake.lake(), documents_clock)
+    found = list(dict.fromkeys(item.ref.partition_key for item in flow.discover(MODULE, since, now)))
+    known = set(context.instance.get_dynamic_partitions(DOCUMENT_PARTITIONS.name))
+    new = [key for key in found if key not in known]
+    context.instance.add_dynamic_partitions(DOCUMENT_PARTITIONS.name, new)
+    context.log.info(f"{len(found)} documents on the Deals modified since {since or 'ever'}; {len(new)} new")
+
+
+@dg.job(name=DISCOVERY_JOB, tags={"zoho/app": "crm"}, description="Find new Deal attachments.")
+def discovery_job() -> None:
+    discover_deal_documents()
+
+
+@dg.schedule(
+    cron_schedule=DISCOVERY_CRON,
+    job=discovery_job,
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description=(
+        "Hourly: the Attachments of the Deals modified in the last hour (and a margin). Off until "
+        "documents are turned on; run the job once with lookback_minutes 0 for the existing ones."
+    ),
+)
+def discovery_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    config = DiscoveryConfig(lookback_minutes=DISCOVERY_LOOKBACK_MINUTES)
+    return dg.RunRequest(run_config=dg.RunConfig(ops={"discover_deal_documents": config}))
+
+
 @dg.sensor(
     job=documents_job,
     minimum_interval_seconds=SENSOR_INTERVAL_S,
     default_status=dg.DefaultSensorStatus.STOPPED,
 )
-def deal_documents_sensor(
-    context: dg.SensorEvaluationContext,
-    zoho: ZohoResource,
-    lake: LakeResource,
-    documents: DocumentsResource,
-    documents_clock: ClockResource,
-) -> dg.SensorResult:
-    """New attachments of the Deals modified since the last tick become partitions and runs.
+def deal_documents_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    """A run for every document partition not yet extracted; reads only the Dagster instance.
 
-    Off until turned on: its first tick reads the Attachments list of every Deal (one API call
-    each), which an org should choose to spend.
+    The run key is the document key, so each document is requested once: a failed one is
+    re-run by hand (its partition in the UI), not retried on every tick.
     """
-    now = documents_clock.clock().now()
-    since = datetime.fromisoformat(context.cursor) - DISCOVERY_OVERLAP if context.cursor else None
-    flow = documents.flow(zoho, lake.lake(), documents_clock)
-    known = set(context.instance.get_dynamic_partitions(DOCUMENT_PARTITIONS.name))
-    new = list(dict.fromkeys(found.ref.partition_key for found in flow.discover(MODULE, since, now)))
-    new = [key for key in new if key not in known]
+    keys = context.instance.get_dynamic_partitions(DOCUMENT_PARTITIONS.name)
+    done = context.instance.get_materialized_partitions(EXTRACTIONS)
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(run_key=key, partition_key=key) for key in new],
-        dynamic_partitions_requests=[DOCUMENT_PARTITIONS.build_add_request(new)] if new else [],
-        cursor=now.isoformat(),
+        run_requests=[dg.RunRequest(run_key=key, partition_key=key) for key in keys if key not in done]
     )
 
 
 def documents_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=[deal_document_extractions, deal_document_writebacks],
-        jobs=[documents_job],
+        jobs=[documents_job, discovery_job],
+        schedules=[discovery_schedule],
         sensors=[deal_documents_sensor],
         resources={"documents": DocumentsResource(), "documents_clock": ClockResource()},
     )

@@ -1,7 +1,7 @@
 """`zoho-pipelines documents`: the documents flow end to end on the embedded defaults.
 
-Starts the sandbox (whose Deals carry generated contract and invoice PDFs), discovers the
-attachments as the sensor does, adds one Dagster partition per document and materializes each
+Starts the sandbox (whose Deals carry generated contract and invoice PDFs), runs the discovery
+job over every Deal (one Dagster partition per attachment), materializes each document partition
 (lake copy, extraction into DuckDB, write-back onto the Deal), then prints what was read, what
 was written and how many pages an extractor read: the number Textract would bill. Runs are
 recorded in the same Dagster instance as the main demo's.
@@ -50,34 +50,26 @@ def run_documents_demo(
         )
         warnings.filterwarnings("ignore", category=dg.BetaWarning)
         from zoho_pipelines.definitions import defs
-        from zoho_pipelines.defs.documents import (
-            DOCUMENT_PARTITIONS,
-            DOCUMENTS_JOB,
-            MODULE,
-            DocumentsResource,
-        )
-        from zoho_pipelines.defs.events.resources import ClockResource
-        from zoho_pipelines.defs.resources import LakeResource, ZohoResource
+        from zoho_pipelines.defs.documents import DISCOVERY_JOB, DOCUMENT_PARTITIONS, DOCUMENTS_JOB
 
-        zoho = ZohoResource()
-        flow = DocumentsResource().flow(zoho, LakeResource().lake(), ClockResource())
-        keys = list(
-            dict.fromkeys(found.ref.partition_key for found in flow.discover(MODULE, None, clock.now()))
-        )
-        console.print(
-            f"[bold]documents demo[/]: {len(keys)} Deal attachments in the sandbox at {sandbox.url}, "
-            f"extractor {settings.document_extractor}"
-        )
-        job = defs.resolve_job_def(DOCUMENTS_JOB)
         failures = 0
         with dg.DagsterInstance.get() as instance:
-            instance.add_dynamic_partitions(DOCUMENT_PARTITIONS.name, keys)
+            # lookback 0: every Deal, as the first run after turning documents on would.
+            discovery = defs.resolve_job_def(DISCOVERY_JOB).execute_in_process(
+                instance=instance, run_config=QUIET_RUN_CONFIG, raise_on_error=False
+            )
+            keys = instance.get_dynamic_partitions(DOCUMENT_PARTITIONS.name) if discovery.success else []
+            console.print(
+                f"[bold]documents demo[/]: {len(keys)} Deal attachments in the sandbox at {sandbox.url}, "
+                f"extractor {settings.document_extractor}"
+            )
+            job = defs.resolve_job_def(DOCUMENTS_JOB)
             for key in keys:
                 result = job.execute_in_process(
                     instance=instance, partition_key=key, run_config=QUIET_RUN_CONFIG, raise_on_error=False
                 )
                 failures += 0 if result.success else 1
-        zoho.client().close()
+        failures += 0 if discovery.success else 1
     with closing(open_warehouse(settings.resolved_warehouse_url)) as warehouse:
         console.print(_summary(warehouse))
     console.print(

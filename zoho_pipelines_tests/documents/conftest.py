@@ -19,6 +19,7 @@ from zoho_pipelines.sandbox.server import RunningSandbox
 from zoho_pipelines.settings import load_settings
 from zoho_pipelines.warehouse import SqlWarehouse, open_warehouse
 from zoho_pipelines.zoho.client import ZohoClient
+from zoho_pipelines_tests.cdk.conftest import app_module  # noqa: F401 (and cdk/ on sys.path for zoho_infra)
 from zoho_pipelines_tests.lake.conftest import aws_env, bucket, kms_key_id, moto_endpoint  # noqa: F401
 
 FIXTURES = Path(__file__).parent / "fixtures"

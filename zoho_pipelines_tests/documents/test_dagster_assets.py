@@ -17,6 +17,8 @@ from zoho_pipelines.defs.documents import (
     deal_document_extractions,
     deal_document_writebacks,
     deal_documents_sensor,
+    discovery_job,
+    discovery_schedule,
 )
 from zoho_pipelines.defs.events.resources import ClockResource
 from zoho_pipelines.defs.resources import LakeResource, WarehouseResource, ZohoResource
@@ -45,24 +47,31 @@ def resources(zoho_env: Path, tmp_path: Path, clock: ManualClock) -> dict[str, o
     }
 
 
-def test_the_sensor_adds_each_new_document_once(
+def test_discovery_adds_each_document_once_and_the_sensor_runs_the_new_ones(
     documents_sandbox: RunningSandbox, instance: dg.DagsterInstance, resources: dict[str, object]
 ) -> None:
     expected = {
         DocumentRef("Deals", str(item.record_id), str(item.id), "pdf").partition_key
         for item in attachment_catalog(documents_sandbox.state).attachments
     }
-    with dg.build_sensor_context(instance=instance, resources=resources) as context:
-        first = deal_documents_sensor(context)
-    assert isinstance(first, dg.SensorResult)
-    assert {request.partition_key for request in first.run_requests or []} == expected
-    assert set(first.dynamic_partitions_requests[0].partition_keys) == expected
-    instance.add_dynamic_partitions(DOCUMENT_PARTITIONS.name, sorted(expected))
-    with dg.build_sensor_context(instance=instance, resources=resources, cursor=first.cursor) as context:
-        again = deal_documents_sensor(context)
-    assert isinstance(again, dg.SensorResult)
-    assert not again.run_requests
-    assert not again.dynamic_partitions_requests
+    for _ in range(2):
+        result = discovery_job.execute_in_process(instance=instance, resources=resources)
+        assert result.success
+        assert set(instance.get_dynamic_partitions(DOCUMENT_PARTITIONS.name)) == expected
+    assert len(instance.get_dynamic_partitions(DOCUMENT_PARTITIONS.name)) == len(expected)
+
+    with dg.build_sensor_context(instance=instance) as context:
+        requested = deal_documents_sensor(context)
+    assert isinstance(requested, dg.SensorResult)
+    assert {request.run_key for request in requested.run_requests or []} == expected
+
+
+def test_the_hourly_discovery_looks_back_past_the_last_hour() -> None:
+    with dg.build_schedule_context() as context:
+        request = discovery_schedule(context)
+    assert isinstance(request, dg.RunRequest)
+    lookback = request.run_config["ops"]["discover_deal_documents"]["config"]["lookback_minutes"]
+    assert lookback > 60
 
 
 def test_one_document_partition_materializes(
@@ -98,6 +107,10 @@ def test_one_document_partition_materializes(
         status = warehouse.query(f'SELECT "id", "status" FROM {WRITEBACKS_TABLE.sql}')  # noqa: S608
     assert json.loads(fields[0][0])["end_date"] == contract.truth.end_date.isoformat()
     assert status == [(key, "written")]
+    with dg.build_sensor_context(instance=instance) as context:
+        after = deal_documents_sensor(context)
+    assert isinstance(after, dg.SensorResult)
+    assert not after.run_requests
     store = documents_sandbox.state.crm
     deal = store.render("Deals", [contract.record_index], ["Contract_End_Date"])[0]
     assert deal["Contract_End_Date"] == contract.truth.end_date.isoformat()
