@@ -104,3 +104,21 @@ def test_an_inference_profile_is_allowed_with_its_model_in_any_region(app_module
     ]
     plain = [stack.resolve(arn) for arn in bedrock_model_arns(stack, "anthropic.claude-3-haiku-v1:0")]
     assert plain == ["arn:aws:bedrock:eu-west-1::foundation-model/anthropic.claude-3-haiku-v1:0"]
+
+
+def test_only_the_enrichment_function_may_invoke_the_model_and_only_that_model(
+    variant: dict[str, Any],
+) -> None:
+    for entry in PROCESSES:
+        if not entry.name.startswith("onboarding:"):
+            continue
+        found = deployed(variant, entry)
+        bedrock = [s for s in found.statements if "bedrock:" in json.dumps(s["Action"])]
+        if entry.name != "onboarding:AIEnrichment":
+            assert bedrock == [], entry.name
+            continue
+        (statement,) = bedrock
+        assert statement["Action"] == "bedrock:InvokeModel"
+        model, profile = sorted(json.dumps(resource) for resource in statement["Resource"])
+        assert model == '"arn:aws:bedrock:*::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0"'
+        assert profile.endswith(f':inference-profile/{MODEL_ID}"]]}}')
