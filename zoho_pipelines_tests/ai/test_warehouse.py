@@ -8,7 +8,8 @@ from pathlib import Path
 from zoho_pipelines.ai.store import LocalEnrichmentStore
 from zoho_pipelines.ai.warehouse import enrichment_id, load_enrichments
 from zoho_pipelines.clock import ManualClock
-from zoho_pipelines.warehouse import SqlWarehouse
+from zoho_pipelines.lake import LocalLake
+from zoho_pipelines.warehouse import SqlWarehouse, open_warehouse
 from zoho_pipelines_tests.ai.records import ENRICHED_AT, claude_record
 
 
@@ -44,3 +45,23 @@ def test_enrichments_are_merged_by_key(warehouse: SqlWarehouse, tmp_path: Path) 
     ]
     assert [list(row[10]) for row in rows] == [["Tight timeline."], ["Tight timeline."]]
     assert [row[11] for row in rows] == [6.5, 6.5]
+
+
+def test_an_empty_lake_makes_an_empty_table(warehouse: SqlWarehouse, tmp_path: Path) -> None:
+    store = LocalEnrichmentStore(tmp_path / "lake")
+    result = load_enrichments(store, warehouse, staging=None, clock=ManualClock(ENRICHED_AT))
+    assert result.staged_rows == 0
+    assert warehouse.query("SELECT count(*) FROM zoho_ai.enrichments") == [(0,)]
+
+
+def test_through_a_staging_lake_as_for_redshift(tmp_path: Path) -> None:
+    """The path a warehouse that loads only from the lake takes: Parquet partitions, then merges."""
+    store = LocalEnrichmentStore(tmp_path / "lake")
+    record = store.put_once(claude_record("101", 50_000))
+    with open_warehouse(f"duckdb://{tmp_path / 'warehouse.duckdb'}") as warehouse:
+        result = load_enrichments(
+            store, warehouse, staging=LocalLake(tmp_path / "staging"), clock=ManualClock(ENRICHED_AT)
+        )
+        rows = warehouse.query("SELECT id, source, input_tokens FROM zoho_ai.enrichments")
+    assert result.inserted_rows == 1
+    assert rows == [(enrichment_id(record), "claude", record["input_tokens"])]
