@@ -18,6 +18,8 @@ from constructs import Node
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_VPC_CIDR = "10.40.0.0/16"
+# A tenth of the smallest paid budget (50,000 credits a day): hours of headroom at a normal pace.
+DEFAULT_CREDITS_ALARM_BELOW = 5_000
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 
 
@@ -49,6 +51,7 @@ class DeploymentConfig:
     zoho_watch_events: str | None = None  # e.g. Leads.all,Deals.edit; None: every synced CRM module
     zoho_watch_channel_ttl_hours: str | None = None
     zoho_https_proxy: str | None = None  # with zoho_egress=none: the proxy Dagster reaches Zoho through
+    zoho_credits_alarm_below: int = DEFAULT_CREDITS_ALARM_BELOW  # remaining Zoho API credits that page
 
     @classmethod
     def from_context(cls, node: Node) -> DeploymentConfig:
@@ -77,6 +80,9 @@ class DeploymentConfig:
             zoho_watch_events=_text(node, "zoho_watch_events"),
             zoho_watch_channel_ttl_hours=_text(node, "zoho_watch_channel_ttl_hours"),
             zoho_https_proxy=_text(node, "zoho_https_proxy"),
+            zoho_credits_alarm_below=int(
+                _text(node, "zoho_credits_alarm_below") or DEFAULT_CREDITS_ALARM_BELOW
+            ),
         )
 
 

@@ -227,21 +227,32 @@ DAGSTER_OPTIONAL = {
     "ZOHO_WATCH_EVENTS": "zoho_watch_events",
     "ZOHO_WATCH_CHANNEL_TTL_HOURS": "zoho_watch_channel_ttl_hours",
 }
-DAGSTER_DATA_GRANTS = (
-    Grant(("s3:GetObject", "s3:PutObject", "s3:DeleteObject"), LAKE_OBJECTS),
+# Per process, least privilege: each Dagster process has its own task role (cdk/zoho_infra/dagster.py).
+# Step and tick logs (S3ComputeLogManager): the daemon writes sensor/schedule tick logs, runs write
+# step logs, the webserver only reads them. Objects are SSE-KMS under the lake key. Listing log keys
+# (and, in runs, partition prefixes) is a call on the bucket itself.
+LAKE_LISTING = Grant(("s3:ListBucket",), LAKE_BUCKET)
+COMPUTE_LOG_WRITE = (
+    LAKE_LISTING,
     Grant(("s3:GetObject", "s3:PutObject"), COMPUTE_LOG_OBJECTS),
     Grant(("kms:Decrypt", "kms:GenerateDataKey"), LAKE_KEY),
+)
+# Runs read Zoho and write the lake (the token table is shared with the onboarding functions).
+DAGSTER_DATA_GRANTS = (
+    Grant(("s3:GetObject", "s3:PutObject", "s3:DeleteObject"), LAKE_OBJECTS),
+    *COMPUTE_LOG_WRITE,
     Grant(("secretsmanager:GetSecretValue",), ZOHO_CREDENTIALS),
     *TOKEN_GRANTS,
+)
+# Only the daemon's sensors touch the queues; they dead-letter malformed events themselves.
+DAGSTER_EVENT_GRANTS = (
     Grant(SQS_CONSUME, REFRESH_QUEUE),
     Grant(SQS_CONSUME, LEAD_QUEUE),
     Grant(SQS_DEAD_LETTER, REFRESH_DLQ),
     Grant(SQS_DEAD_LETTER, LEAD_DLQ),
 )
-DAGSTER_LAUNCHER_GRANTS = (
-    Grant(("ecs:RunTask",), RUN_TASK_DEFINITION),
-    Grant(("ecs:DescribeTasks", "ecs:StopTask"), CLUSTER_TASKS),
-)
+RUN_WATCH_GRANT = Grant(("ecs:DescribeTasks", "ecs:StopTask"), CLUSTER_TASKS)  # terminate a run
+DAGSTER_LAUNCHER_GRANTS = (Grant(("ecs:RunTask",), RUN_TASK_DEFINITION), RUN_WATCH_GRANT)
 
 
 def _dagster(name: str, grants: tuple[Grant, ...], *, launches_runs: bool) -> Process:
@@ -261,9 +272,18 @@ def _dagster(name: str, grants: tuple[Grant, ...], *, launches_runs: bool) -> Pr
 
 
 DAGSTER_WEBSERVER = _dagster(
-    "webserver", (*DAGSTER_DATA_GRANTS, *DAGSTER_LAUNCHER_GRANTS), launches_runs=True
+    "webserver",
+    (
+        LAKE_LISTING,
+        Grant(("s3:GetObject",), COMPUTE_LOG_OBJECTS),
+        Grant(("kms:Decrypt",), LAKE_KEY),
+        RUN_WATCH_GRANT,
+    ),
+    launches_runs=True,  # resolves the run launcher to terminate runs
 )
-DAGSTER_DAEMON = _dagster("daemon", (*DAGSTER_DATA_GRANTS, *DAGSTER_LAUNCHER_GRANTS), launches_runs=True)
+DAGSTER_DAEMON = _dagster(
+    "daemon", (*COMPUTE_LOG_WRITE, *DAGSTER_EVENT_GRANTS, *DAGSTER_LAUNCHER_GRANTS), launches_runs=True
+)
 DAGSTER_RUN = _dagster(
     "run",
     (

@@ -33,6 +33,26 @@ STAGING_PREFIXES = {
     "event-staging": f"{LAKE_PREFIX}{EVENT_STAGING.strip('/')}/",
 }
 STAGING_EXPIRY = Duration.days(2)
+# Redshift Serverless names the database user of an IAM role that calls GetCredentials
+# "IAMR:<role name>" (and creates it at its first login).
+WAREHOUSE_IAM_ROLE_USER_PREFIX = "IAMR:"
+
+
+def warehouse_grant_statements(user: str) -> list[str]:
+    """The one-time SQL that lets Dagster's runs create their `zoho_*` schemas (they own what they
+    create), run as the admin by the deploy guide through the Redshift Data API.
+
+    Documented rather than automated: a deploy-time custom resource would be a standing function
+    holding the warehouse admin's secret (and the lake key to decrypt it) for two statements that
+    run once in a warehouse's life, and the Data API it would call answers asynchronously, so a
+    failed grant would not fail the deployment anyway. The user is created ahead of its first
+    login so the grant can be given before the first run.
+    """
+    quoted = '"' + user.replace('"', '""') + '"'
+    return [
+        f"CREATE USER {quoted} PASSWORD DISABLE",
+        f"GRANT CREATE ON DATABASE {WAREHOUSE_DATABASE} TO {quoted}",
+    ]
 
 
 def lake_bucket_name(scope: Construct) -> str:

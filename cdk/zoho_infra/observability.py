@@ -2,7 +2,8 @@
 
 - `AlarmTopic`: the SNS topic every alarm notifies (encrypted, TLS-only, optional e-mail).
 - `AccessLogBucket`: where S3 server access logs and load-balancer logs of the other buckets go.
-- `AuditTrail`: a multi-region CloudTrail with log file validation, to S3 and CloudWatch Logs.
+- `AuditTrail`: a multi-region CloudTrail with log file validation, to S3 and CloudWatch Logs,
+  recording every object read and write in the lake (S3 data events) besides management events.
 - `alarm_when`: one alarm on one metric wired to the topic, so every stack alarms the same way.
 
 Alarms live next to the resource they watch (queues in the events stack, functions where they
@@ -22,6 +23,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
+
+from zoho_pipelines.zoho.credit_metric import CREDITS_REMAINING_METRIC, METRIC_NAMESPACE
 
 
 class AlarmTopic(Construct):
@@ -70,7 +73,14 @@ class AccessLogBucket(Construct):
 
 
 class AuditTrail(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, access_logs: s3.IBucket) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        access_logs: s3.IBucket,
+        audited_buckets: list[s3.IBucket],
+    ) -> None:
         super().__init__(scope, construct_id)
         self.key = kms.Key(
             self,
@@ -117,6 +127,16 @@ class AuditTrail(Construct):
             send_to_cloud_watch_logs=True,
             cloud_watch_logs_retention=logs.RetentionDays.ONE_YEAR,
         )
+        # Who read or wrote which customer record's partition: object-level (data) events, reads
+        # included (Redshift COPY, Dagster runs, people), for the buckets that hold Zoho data.
+        self.trail.add_s3_event_selector(
+            [cloudtrail.S3EventSelector(bucket=bucket) for bucket in audited_buckets],
+            read_write_type=cloudtrail.ReadWriteType.ALL,
+            include_management_events=True,
+        )
+
+
+AT_OR_ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
 
 
 def alarm_when(
@@ -127,16 +147,17 @@ def alarm_when(
     topic: sns.ITopic,
     description: str,
     threshold: float = 1,
+    comparison: cloudwatch.ComparisonOperator = AT_OR_ABOVE,
 ) -> cloudwatch.Alarm:
-    """An alarm that fires when `metric` reaches `threshold` in one evaluation period; missing data
-    (no traffic) is healthy."""
+    """An alarm that fires when `metric` reaches `threshold` (by default: at or above it) in one
+    evaluation period; missing data (no traffic) is healthy."""
     alarm = cloudwatch.Alarm(
         scope,
         construct_id,
         metric=metric,
         threshold=threshold,
         evaluation_periods=1,
-        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        comparison_operator=comparison,
         treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         alarm_description=description,
     )
@@ -144,7 +165,27 @@ def alarm_when(
     return alarm
 
 
-METRIC_NAMESPACE = "ZohoPipelines"
+def alarm_when_zoho_credits_low(scope: Construct, *, topic: sns.ITopic, below: int) -> cloudwatch.Alarm:
+    """Zoho's remaining API credits, as every Zoho caller publishes them (zoho.credit_metric), under
+    `below` at any point in 5 minutes. Zoho reports them only past half the org's budget, so no data
+    means plenty left: healthy."""
+    return alarm_when(
+        scope,
+        "ZohoCreditsLow",
+        metric=cloudwatch.Metric(
+            namespace=METRIC_NAMESPACE,
+            metric_name=CREDITS_REMAINING_METRIC,
+            statistic="Minimum",
+            period=Duration.minutes(5),
+        ),
+        topic=topic,
+        threshold=below,
+        comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        description=f"Fewer than {below} Zoho API credits are left in the org's rolling 24 hours: "
+        "Zoho stops every integration at zero. Pause backfills and resyncs, or buy add-on credits.",
+    )
+
+
 ZOHO_RATE_LIMITED_PATTERN = logs.FilterPattern.all_terms("retrying", "after 429")
 """zoho_pipelines.zoho.retry logs "retrying <method> <path> after 429 (...)" before each retry."""
 ZOHO_RATE_LIMITED_METRIC = "ZohoRateLimitedRetries"

@@ -10,9 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, Fn, Stack
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
@@ -20,11 +21,11 @@ from zoho_infra import assets
 from zoho_infra.config import DeploymentConfig, ZohoEgress
 from zoho_infra.credentials import ZohoCredentials
 from zoho_infra.dagster import DagsterOnEcs
-from zoho_infra.data import DataLake, Warehouse
+from zoho_infra.data import WAREHOUSE_IAM_ROLE_USER_PREFIX, DataLake, Warehouse, lake_bucket_name
 from zoho_infra.events import EventRouting
 from zoho_infra.ingress import WebhookIngress
 from zoho_infra.network import PrivateNetwork
-from zoho_infra.observability import AccessLogBucket, AlarmTopic, AuditTrail
+from zoho_infra.observability import AccessLogBucket, AlarmTopic, AuditTrail, alarm_when_zoho_credits_low
 from zoho_infra.onboarding import OnboardingWorkflow
 from zoho_infra.token_table import ZohoTokenTable
 from zoho_pipelines.events.routing import Target
@@ -65,8 +66,11 @@ class ObservabilityStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.alarms = AlarmTopic(self, "Alarms", email=config.alarm_email)
+        alarm_when_zoho_credits_low(self, topic=self.alarms.topic, below=config.zoho_credits_alarm_below)
         self.access_logs = AccessLogBucket(self, "AccessLogs")
-        self.audit = AuditTrail(self, "Audit", access_logs=self.access_logs.bucket)
+        # The lake by its derivable name: the data stack depends on this one, not the reverse.
+        lake = s3.Bucket.from_bucket_name(self, "Lake", lake_bucket_name(self))
+        self.audit = AuditTrail(self, "Audit", access_logs=self.access_logs.bucket, audited_buckets=[lake])
         CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
 
 
@@ -226,3 +230,12 @@ class DagsterStack(Stack):
             topic=topic,
         )
         CfnOutput(self, "ClusterName", value=self.dagster.cluster.cluster_name)
+        # For the Dagster UI's port forwarding (deploy/README.md).
+        CfnOutput(self, "WebserverServiceName", value=self.dagster.webserver.service_name)
+        # The database user Redshift maps the run tasks' role to (GetCredentials): the user the
+        # deploy guide's one-time grant names.
+        CfnOutput(
+            self,
+            "WarehouseUser",
+            value=Fn.join("", [WAREHOUSE_IAM_ROLE_USER_PREFIX, self.dagster.task_role.role_name]),
+        )

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from zoho_infra.contract import Grant, Process
+from zoho_infra.contract import PROCESSES, Grant, Process
 from zoho_infra.onboarding import HANDLER_MODULE, STEPS
 
 INGRESS_HANDLER = "zoho_pipelines.events.ingress.handler"
@@ -50,6 +50,23 @@ def missing_grants(found: Deployed, grants: tuple[Grant, ...]) -> list[str]:
     ]
 
 
+# Every resource some process is granted: the ones a process does not declare must be out of its reach.
+CONTRACT_RESOURCES = sorted({grant.resource for entry in PROCESSES for grant in entry.grants})
+
+
+def undeclared_resources(found: Deployed, process: Process) -> list[str]:
+    """Contract resources the process's role reaches although the process declares no grant on
+    them (least privilege: one process's resources are out of another's reach)."""
+    declared = {grant.resource for grant in process.grants}
+    return [
+        f"/{pattern}/ via {statement['Action']}"
+        for pattern in CONTRACT_RESOURCES
+        if pattern not in declared
+        for statement in found.statements
+        if any(re.search(pattern, json.dumps(resource)) for resource in _resources(statement))
+    ]
+
+
 def _function(template: Any, handler: str) -> Deployed:
     functions = [
         resource["Properties"]
@@ -60,7 +77,7 @@ def _function(template: Any, handler: str) -> Deployed:
     (function,) = functions
     variables = frozenset(function.get("Environment", {}).get("Variables", {}))
     role = function["Role"]["Fn::GetAtt"][0]
-    return Deployed(variables, frozenset(), _statements(template, role))
+    return Deployed(variables, frozenset(), role_statements(template, role))
 
 
 def _container(template: Any, container_name: str) -> Deployed:
@@ -75,10 +92,10 @@ def _container(template: Any, container_name: str) -> Deployed:
     variables = frozenset(item["Name"] for item in container.get("Environment", []))
     secrets = frozenset(item["Name"] for item in container.get("Secrets", []))
     role = definition["TaskRoleArn"]["Fn::GetAtt"][0]
-    return Deployed(variables, secrets, _statements(template, role))
+    return Deployed(variables, secrets, role_statements(template, role))
 
 
-def _statements(template: Any, role: str) -> tuple[dict[str, Any], ...]:
+def role_statements(template: Any, role: str) -> tuple[dict[str, Any], ...]:
     documents = [
         policy["Properties"]["PolicyDocument"]
         for policy in template.find_resources("AWS::IAM::Policy").values()
@@ -99,6 +116,9 @@ def _allows(statement: dict[str, Any], action: str, resource_pattern: str) -> bo
     actions = [actions] if isinstance(actions, str) else actions
     if not any(fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in actions):
         return False
+    return any(re.search(resource_pattern, json.dumps(resource)) for resource in _resources(statement))
+
+
+def _resources(statement: dict[str, Any]) -> list[Any]:
     resources = statement.get("Resource", [])
-    resources = resources if isinstance(resources, list) else [resources]
-    return any(re.search(resource_pattern, json.dumps(resource)) for resource in resources)
+    return resources if isinstance(resources, list) else [resources]

@@ -1,5 +1,6 @@
-"""Alarms read from logs (failed Dagster runs, rejected webhooks, Zoho 429s) and the lake's staging
-lifecycle, in the synthesized templates; the run-failure pattern against a real Dagster log line."""
+"""Alarms read from logs (failed Dagster runs, rejected webhooks, Zoho 429s) and from the credits
+metric the Zoho client publishes, the lake's staging lifecycle and its CloudTrail data events, in
+the synthesized templates; the run-failure pattern against a real Dagster log line."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from typing import Any
 
 import dagster as dg
 import pytest
+from zoho_infra.config import DEFAULT_CREDITS_ALARM_BELOW
 from zoho_infra.dagster import RUN_FAILURE_EVENT
 from zoho_infra.data import LAKE_PREFIX
 from zoho_infra.observability import ZOHO_RATE_LIMITED_METRIC
 
+from zoho_pipelines.zoho.credit_metric import CREDITS_REMAINING_METRIC, METRIC_NAMESPACE
 from zoho_pipelines_tests.cdk.conftest import Synthesized
 
 
@@ -72,3 +75,32 @@ def test_every_staging_prefix_of_the_lake_expires(synthesized: Synthesized) -> N
     for prefix in (f"{LAKE_PREFIX}_staging/", f"{LAKE_PREFIX}_event_staging/"):
         assert rules[prefix]["ExpirationInDays"] <= 7, prefix
         assert rules[prefix]["Status"] == "Enabled"
+
+
+def test_zoho_credits_low_alarms_on_the_metric_the_zoho_client_publishes(synthesized: Synthesized) -> None:
+    alarms = synthesized.templates["observability"].find_resources("AWS::CloudWatch::Alarm").values()
+    (credits,) = [
+        a["Properties"] for a in alarms if a["Properties"].get("MetricName") == CREDITS_REMAINING_METRIC
+    ]
+    assert credits["Namespace"] == METRIC_NAMESPACE
+    assert "Dimensions" not in credits  # the client's documents carry none
+    assert (credits["Statistic"], credits["Period"]) == ("Minimum", 300)
+    assert credits["ComparisonOperator"] == "LessThanThreshold"
+    assert credits["Threshold"] == DEFAULT_CREDITS_ALARM_BELOW
+    assert credits["TreatMissingData"] == "notBreaching"  # no header: under half the budget used
+    assert credits["AlarmActions"] == [
+        {"Ref": next(iter(synthesized.templates["observability"].find_resources("AWS::SNS::Topic")))}
+    ]
+
+
+def test_the_trail_records_every_object_read_and_write_in_the_lake(synthesized: Synthesized) -> None:
+    (trail,) = synthesized.templates["observability"].find_resources("AWS::CloudTrail::Trail").values()
+    (selector,) = trail["Properties"]["EventSelectors"]
+    assert selector["ReadWriteType"] == "All"
+    assert selector["IncludeManagementEvents"] is True
+    (resource,) = selector["DataResources"]
+    assert resource["Type"] == "AWS::S3::Object"
+    (value,) = resource["Values"]
+    rendered = json.dumps(value)
+    assert "zoho-pipelines-lake-" in rendered
+    assert rendered.endswith('/"]]}')  # every object of the bucket, not one prefix

@@ -82,7 +82,13 @@ def test_callers_may_only_get_and_put_items_of_the_table_and_use_the_key_through
             assert sorted(actions(grant)) == sorted(TOKEN_TABLE_ACTIONS)
             assert "ExportsOutputFnGetAttZohoTokensTable" in json.dumps(grant["Resource"])
             assert "*" not in json.dumps(grant["Resource"])
-        key_grants = [s for s in found if "kms:ViaService" in json.dumps(s.get("Condition", {}))]
+        # The key through DynamoDB (other grants may use it through S3: the enrichment's lake objects).
+        key_grants = [
+            s
+            for s in found
+            if "kms:ViaService" in json.dumps(s.get("Condition", {}))
+            and "dynamodb." in json.dumps(s["Condition"])
+        ]
         assert len(key_grants) == expected_grants
         for grant in key_grants:
             assert sorted(actions(grant)) == sorted(TOKEN_KEY_ACTIONS)
