@@ -12,10 +12,14 @@ from zoho_pipelines.catalog import (
     CatalogError,
     CursorFormat,
     FetchStrategy,
+    check_crm_modules,
     default_catalog,
     selected_modules,
     snake_case,
 )
+from zoho_pipelines.sandbox.server import RunningSandbox
+from zoho_pipelines.settings import load_settings
+from zoho_pipelines.zoho.client import ZohoClient
 
 
 def test_default_selection_is_the_four_crm_modules() -> None:
@@ -168,3 +172,49 @@ def test_an_unreadable_catalog_file_names_the_file(tmp_path: Path) -> None:
 )
 def test_snake_case(name: str, expected: str) -> None:
     assert snake_case(name) == expected
+
+
+def test_zoho_modules_comes_from_dotenv_and_an_error_names_it_and_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ZOHO_MODULES", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("ZOHO_MODULES=crm:deals,books:invoices\n")
+    assert [spec.selector for spec in selected_modules()] == ["crm:deals", "books:invoices"]
+    (tmp_path / ".env").write_text("ZOHO_MODULES=books:nosuch\n")
+    with pytest.raises(CatalogError) as raised:
+        selected_modules()
+    message = str(raised.value)
+    assert message.startswith("ZOHO_MODULES: unknown books module 'nosuch'; known: bills, ")
+    assert message.endswith("(fix ZOHO_MODULES in the environment or .env)")
+
+
+def test_crm_modules_are_checked_against_the_orgs_module_list(
+    sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CRM admits any api name (custom modules), so only GET /settings/modules can say it exists."""
+    for name, value in sandbox.env().items():
+        monkeypatch.setenv(name, value)
+    with ZohoClient.from_settings(load_settings()) as client:
+        org_modules = client.crm.modules()
+    catalog = default_catalog()
+    check_crm_modules(catalog.select(None), org_modules)  # the default four exist
+    check_crm_modules(catalog.select("books:invoices"), org_modules)  # only CRM modules are its business
+    with pytest.raises(CatalogError) as raised:
+        check_crm_modules(catalog.select("crm:deals,crm:Vendors,crm:nosuch"), org_modules)
+    message = str(raised.value)
+    assert message.startswith("ZOHO_MODULES: this Zoho org has no CRM module crm:vendors, crm:nosuch (fix ")
+    assert "Deals" in message.split("the org's modules: ")[1]
+
+
+def test_a_module_the_api_does_not_serve_counts_as_missing() -> None:
+    """`api_supported: false` (e.g. Zoho's Home or Feeds) is listed but cannot be read through the API."""
+    org_modules = [
+        {"api_name": "Deals", "api_supported": True},
+        {"api_name": "Visits", "api_supported": False},
+    ]
+    specs = default_catalog().select("crm:deals,crm:Visits")
+    with pytest.raises(
+        CatalogError, match=r"no CRM module crm:visits \(fix ZOHO_MODULES; the org's modules: Deals\)"
+    ):
+        check_crm_modules(specs, org_modules)

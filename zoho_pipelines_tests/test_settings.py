@@ -1,6 +1,14 @@
+from datetime import date
+
 import pytest
 
-from zoho_pipelines.settings import ConfigurationError, DataCenter, Edition, load_settings
+from zoho_pipelines.settings import (
+    ConfigurationError,
+    DataCenter,
+    Edition,
+    load_code_location_settings,
+    load_settings,
+)
 
 CONTRACT_VARIABLES = [
     "ZOHO_DC",
@@ -94,6 +102,43 @@ def test_validation_errors_name_the_variable(clean_env, variable, value):
     clean_env.setenv(variable, value)
     with pytest.raises(ConfigurationError, match=variable):
         load_settings()
+
+
+def test_an_error_is_one_line_with_the_variable_and_the_fix_but_not_the_value(clean_env):
+    """The CLI prints the message as it is: it must say what to change and never echo a password."""
+    clean_env.setenv("WAREHOUSE_URL", "mysql://analyst:hunter2@db.internal/sales")
+    clean_env.setenv("ZOHO_DC", "xx")
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings()
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith("invalid configuration: ZOHO_DC: ")
+    assert "; WAREHOUSE_URL: " in message
+    assert message.endswith("(fix ZOHO_DC, WAREHOUSE_URL in the environment or .env)")
+    assert "hunter2" not in message
+
+
+def test_the_code_locations_variables_are_read_from_dotenv_too(clean_env, tmp_path):
+    for name in ("ZOHO_MODULES", "ZOHO_PARTITIONS_START", "ZOHO_RESYNC_DAYS"):
+        clean_env.delenv(name, raising=False)
+    defaults = load_code_location_settings()
+    assert (defaults.zoho_modules, defaults.zoho_partitions_start, defaults.zoho_resync_days) == (
+        None,
+        date(2025, 1, 1),
+        2,
+    )
+    (tmp_path / ".env").write_text(
+        "ZOHO_MODULES=crm:deals\nZOHO_PARTITIONS_START=2026-11-29\nZOHO_RESYNC_DAYS=5\n"
+    )
+    settings = load_code_location_settings()
+    assert (settings.zoho_modules, settings.zoho_partitions_start, settings.zoho_resync_days) == (
+        "crm:deals",
+        date(2026, 11, 29),
+        5,
+    )
+    clean_env.setenv("ZOHO_RESYNC_DAYS", "-1")
+    with pytest.raises(ConfigurationError, match=r"ZOHO_RESYNC_DAYS: .* \(fix ZOHO_RESYNC_DAYS in the"):
+        load_code_location_settings()
 
 
 def test_secrets_are_not_in_the_settings_repr(clean_env):

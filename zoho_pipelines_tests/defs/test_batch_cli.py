@@ -1,17 +1,25 @@
-"""Issue 3's acceptance command, run as a user would: the real `dagster` CLI in its own process.
+"""The command lines as a user runs them, each in its own process.
 
-`dagster asset materialize -m zoho_pipelines.definitions --select 'lake/crm/deals,warehouse/crm/deals'
---partition <day>` with ZOHO_ACCOUNTS_URL/ZOHO_API_URL pointing at the sandbox must fill
-`zoho_crm.deals` in the warehouse WAREHOUSE_URL names with exactly that day's records.
+Issue 3's acceptance command: `dagster asset materialize -m zoho_pipelines.definitions --select
+'lake/crm/deals,warehouse/crm/deals' --partition <day>` with ZOHO_ACCOUNTS_URL/ZOHO_API_URL pointing at
+the sandbox must fill `zoho_crm.deals` in the warehouse WAREHOUSE_URL names with exactly that day's
+records. Issue 13's: a bad setting or module prints one line naming the variable or module and the
+fix (the traceback only under --verbose), `dg check defs` loads the project, and both sandbox
+command lines take the same flags.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from zoho_pipelines.sandbox.server import RunningSandbox
 from zoho_pipelines.warehouse import open_warehouse
@@ -20,6 +28,8 @@ from zoho_pipelines_tests.pipeline.support import SandboxTruth, day_rows, spec_o
 DAY = date(2026, 11, 24)
 DEALS = spec_of("crm", "deals")
 CLI_TIMEOUT_S = 180
+BIN = Path(sys.executable).parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_dagster_asset_materialize_fills_the_deals_table_with_exactly_that_day(
@@ -70,3 +80,113 @@ def test_dagster_asset_materialize_fills_the_deals_table_with_exactly_that_day(
         assert set(day_rows(warehouse, DEALS, DAY, deleted=True)) == truth.deleted
         assert len(table_rows(warehouse, DEALS)) == len(truth.records) + len(truth.deleted)
     assert (tmp_path / "lake" / "zoho" / "crm" / "deals" / f"date={DAY}" / "deals.parquet").is_file()
+
+
+def clean_environment(tmp_path: Path, **variables: str) -> dict[str, str]:
+    """The caller's environment without product settings, a private home, and `variables`."""
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("ZOHO_", "LAKE_", "WAREHOUSE_", "DAGSTER_")) or name == "ZOHO_TOKEN_CACHE_DIR"
+    }
+    return {**environment, "ZOHO_PIPELINES_HOME": str(tmp_path / "home"), **variables}
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`cli(*arguments, **variables)`: `zoho-pipelines` in a fresh directory with those variables."""
+
+    def run(*arguments: str, **variables: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "zoho-pipelines"), *arguments],
+            cwd=tmp_path,
+            env=clean_environment(tmp_path, **variables),
+            capture_output=True,
+            text=True,
+            timeout=CLI_TIMEOUT_S,
+            check=False,
+        )
+
+    return run
+
+
+def one_line(completed: subprocess.CompletedProcess[str]) -> str:
+    """The single line an actionable error prints (and nothing else)."""
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert completed.stdout == ""
+    lines = completed.stderr.splitlines()
+    assert len(lines) == 1, completed.stderr
+    return lines[0]
+
+
+def test_a_bad_setting_prints_one_line_naming_the_variable_and_the_fix(cli: Callable[..., Any]) -> None:
+    line = one_line(cli("demo", ZOHO_DC="xx"))
+    assert line.startswith("zoho-pipelines: invalid configuration: ZOHO_DC: ")
+    assert "'eu'" in line, "the values it takes"
+    assert line.endswith("(fix ZOHO_DC in the environment or .env)")
+
+
+def test_verbose_shows_the_traceback_behind_the_line(cli: Callable[..., Any]) -> None:
+    completed = cli("--verbose", "check", ZOHO_DC="xx")
+    assert completed.returncode != 0
+    assert "Traceback" in completed.stderr
+    assert "ConfigurationError" in completed.stderr
+
+
+def test_an_unknown_books_module_is_one_line_before_any_sandbox_starts(cli: Callable[..., Any]) -> None:
+    line = one_line(cli("demo", ZOHO_MODULES="crm:deals,books:nosuch"))
+    assert "ZOHO_MODULES: unknown books module 'nosuch'" in line
+    assert "invoices" in line, "the modules it could be"
+    assert "fix ZOHO_MODULES" in line
+
+
+def test_an_unknown_crm_module_is_caught_against_the_orgs_module_list(
+    cli: Callable[..., Any], sandbox: RunningSandbox
+) -> None:
+    """CRM admits custom modules by api name, so the org decides: one call, one line."""
+    line = one_line(cli("check", ZOHO_MODULES="crm:deals,crm:nosuch", **sandbox.env()))
+    assert line.startswith("zoho-pipelines: ZOHO_MODULES: this Zoho org has no CRM module crm:nosuch (")
+    assert "fix ZOHO_MODULES" in line
+    assert "Deals" in line, "the org's modules, to pick from"
+    checked = cli("check", ZOHO_MODULES="crm:deals,crm:Leads", **sandbox.env())
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.strip() == "configuration ok; modules: crm:deals, crm:leads"
+
+
+def test_an_explicit_port_in_use_is_one_line_saying_what_to_do(cli: Callable[..., Any]) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        line = one_line(cli("demo", "--port", str(port)))
+    assert (
+        line
+        == f"zoho-pipelines: port {port} is in use: stop what listens there, or pass --port 0 for a free one"
+    )
+
+
+def test_both_sandbox_command_lines_take_the_same_flags(tmp_path: Path) -> None:
+    def flags(*command: str) -> set[str]:
+        completed = subprocess.run(
+            [*command, "--help"], capture_output=True, text=True, timeout=CLI_TIMEOUT_S, check=True
+        )
+        return {word.strip("[],") for word in completed.stdout.split() if word.startswith(("--", "[--"))}
+
+    typer_flags = flags(str(BIN / "zoho-pipelines"), "sandbox")
+    assert typer_flags == flags(sys.executable, "-m", "zoho_pipelines.sandbox")
+    assert {"--records", "--records-per-module", "--port", "--anchor", "--token-mint-limit"} <= typer_flags
+
+
+def test_dg_check_defs_loads_the_project(tmp_path: Path) -> None:
+    """Dagster's own CLI finds the code location through pyproject.toml's [tool.dg]."""
+    completed = subprocess.run(
+        [str(BIN / "dg"), "check", "defs"],
+        cwd=PROJECT_ROOT,
+        env=clean_environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_S,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    assert "All definitions loaded successfully." in completed.stdout + completed.stderr

@@ -126,7 +126,7 @@ def test_the_demo_syncs_seven_days_into_duckdb_and_prints_what_landed(
     assert environment["DAGSTER_HOME"] == str(home / "dagster")
     with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
         runs = instance.get_runs()
-        assert len(runs) == DEMO_DAYS * len(MODULES)
+        assert len(runs) == DEMO_DAYS, "one run a day for every module"
         assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs)
 
 
