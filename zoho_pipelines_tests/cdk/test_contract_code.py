@@ -178,14 +178,18 @@ class CallRecorder:
         identity = {key: body[key] for key in IDENTITY_KEYS if key in body}
         if "Entries" in body:  # PutEvents names its bus per entry
             identity["EventBusName"] = sorted({entry.get("EventBusName", "") for entry in body["Entries"]})
+        if "Bucket" in body:  # an S3 call names its object (or, listing, its prefix) in the bucket
+            identity["Object"] = f"{body['Bucket']}/{body.get('Key', body.get('Prefix', ''))}"
         self.calls.append(Call(ACTION_OF.get(action, action), json.dumps(identity)))
 
     def undeclared(self, grants: tuple[Grant, ...]) -> list[Call]:
+        """Calls no grant covers; a grant's literal `*` (an object ARN's wildcard) matches any key."""
         return [
             call
             for call in self.calls
             if not any(
-                call.action in grant.actions and re.search(grant.resource, call.identity) for grant in grants
+                call.action in grant.actions and re.search(grant.resource.replace(r"\*", ".*"), call.identity)
+                for grant in grants
             )
         ]
 
@@ -314,6 +318,40 @@ def test_dagster_event_sensors_call_only_what_the_daemon_declares(
     assert recorder.undeclared(daemon.grants) == []
 
 
+def _zoho_caller_on_moto(sandbox: RunningSandbox, suffix: str) -> dict[str, str]:
+    """The sandbox's credentials in a Secrets Manager secret and the token table, on moto (named
+    `suffix` apart, the server outlives the test): the variables every onboarding function gets."""
+    from zoho_pipelines.zoho.token_store_dynamodb import PARTITION_KEY
+
+    credentials = {
+        "client_id": sandbox.config.client_id,
+        "client_secret": sandbox.config.client_secret,
+        "refresh_token": sandbox.config.refresh_token,
+    }
+    secret = boto3.client("secretsmanager").create_secret(
+        Name=f"ZohoCredentialsSecret-{suffix}", SecretString=json.dumps(credentials)
+    )["ARN"]
+    boto3.client("dynamodb").create_table(
+        TableName=f"ZohoTokensTable-{suffix}",
+        KeySchema=[{"AttributeName": PARTITION_KEY, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": PARTITION_KEY, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return {
+        "ZOHO_DC": "com",
+        "ZOHO_CREDENTIALS_SECRET_ID": secret,
+        "ZOHO_TOKEN_STORE": "dynamodb",
+        "ZOHO_TOKEN_TABLE": f"ZohoTokensTable-{suffix}",
+        "ZOHO_TOKEN_MAX_WAIT_S": "20",
+    }
+
+
+def _on_the_sandbox(monkeypatch: pytest.MonkeyPatch, sandbox: RunningSandbox) -> None:
+    """The one exception: Zoho's address is the sandbox's (declared, left at its default on AWS)."""
+    monkeypatch.setenv("ZOHO_ACCOUNTS_URL", sandbox.url)
+    monkeypatch.setenv("ZOHO_API_URL", sandbox.url)
+
+
 def test_onboarding_step_calls_only_what_it_declares(
     recorder: CallRecorder,
     monkeypatch: pytest.MonkeyPatch,
@@ -321,40 +359,14 @@ def test_onboarding_step_calls_only_what_it_declares(
 ) -> None:
     """A real step (QualifyDealData) on the sandbox, with its credentials and token table on moto."""
     from zoho_pipelines.onboarding import handlers
-    from zoho_pipelines.zoho.token_store_dynamodb import PARTITION_KEY
     from zoho_pipelines_tests.onboarding.conftest import closed_won_event, deals
 
     sandbox = sandbox_factory(records_per_module=300)
-    credentials = {
-        "client_id": sandbox.config.client_id,
-        "client_secret": sandbox.config.client_secret,
-        "refresh_token": sandbox.config.refresh_token,
-    }
-    secret = boto3.client("secretsmanager").create_secret(
-        Name="ZohoCredentialsSecret-x", SecretString=json.dumps(credentials)
-    )["ARN"]
-    boto3.client("dynamodb").create_table(
-        TableName="ZohoTokensTable-x",
-        KeySchema=[{"AttributeName": PARTITION_KEY, "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": PARTITION_KEY, "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    values = _zoho_caller_on_moto(sandbox, "qualify")
     recorder.calls.clear()
     entry = process("onboarding:QualifyDealData")
-    _declared_environment(
-        monkeypatch,
-        entry,
-        {
-            "ZOHO_DC": "com",
-            "ZOHO_CREDENTIALS_SECRET_ID": secret,
-            "ZOHO_TOKEN_STORE": "dynamodb",
-            "ZOHO_TOKEN_TABLE": "ZohoTokensTable-x",
-            "ZOHO_TOKEN_MAX_WAIT_S": "20",
-        },
-    )
-    # The one exception: Zoho's address is the sandbox's (declared, left at its default on AWS).
-    monkeypatch.setenv("ZOHO_ACCOUNTS_URL", sandbox.url)
-    monkeypatch.setenv("ZOHO_API_URL", sandbox.url)
+    _declared_environment(monkeypatch, entry, values)
+    _on_the_sandbox(monkeypatch, sandbox)
     handlers.use_steps(None)
     try:
         deal = deals(sandbox, closed_won=True)[0]
@@ -364,4 +376,37 @@ def test_onboarding_step_calls_only_what_it_declares(
     assert result["deal"]["id"] == str(deal["id"])
     actions = {call.action for call in recorder.calls}
     assert {"secretsmanager:GetSecretValue", "dynamodb:GetItem", "dynamodb:PutItem"} <= actions
+    assert recorder.undeclared(entry.grants) == []
+
+
+def test_the_enrichment_step_calls_only_what_it_declares(
+    recorder: CallRecorder,
+    monkeypatch: pytest.MonkeyPatch,
+    sandbox_factory: Callable[..., RunningSandbox],
+) -> None:
+    """AIEnrichment (by the rules: moto has no Bedrock) keeps its result in the lake bucket under
+    the lake key, reading and writing only its own prefix."""
+    from zoho_pipelines.onboarding import handlers
+    from zoho_pipelines_tests.onboarding.conftest import closed_won_event, deals
+
+    sandbox = sandbox_factory(records_per_module=300)
+    values = _zoho_caller_on_moto(sandbox, "enrich")
+    bucket = "zoho-pipelines-lake-123456789012-us-east-1"
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    key = boto3.client("kms").create_key()["KeyMetadata"]["Arn"]
+    recorder.calls.clear()
+    entry = process("onboarding:AIEnrichment")
+    _declared_environment(
+        monkeypatch, entry, {**values, "LAKE_URL": f"s3://{bucket}/zoho", "LAKE_KMS_KEY_ID": key}
+    )
+    _on_the_sandbox(monkeypatch, sandbox)
+    handlers.use_steps(None)
+    try:
+        state = handlers.qualify_deal(closed_won_event(deals(sandbox, closed_won=True)[0]["id"]))
+        result = handlers.enrich(state)
+    finally:
+        handlers.use_steps(None)
+    assert (result["source"], result["note_created"]) == ("rules", True)
+    actions = {call.action for call in recorder.calls}
+    assert {"s3:GetObject", "s3:PutObject"} <= actions
     assert recorder.undeclared(entry.grants) == []
