@@ -237,3 +237,24 @@ def test_overlapping_enrichments_of_one_deal_leave_one_note_and_one_object(
     assert [note["id"] for note in notes] == [results[0]["note_id"]]
     assert {result["note_id"] for result in results} == {notes[0]["id"]}
     assert len(list(enrichment_store.records())) == 1
+
+
+def test_without_a_model_the_rules_give_the_same_shape_labelled_rules(
+    sandbox: RunningSandbox,
+    client: ZohoClient,
+    claude_steps: OnboardingSteps,
+    bedrock: StubbedBedrock,
+    enrichment_store: LocalEnrichmentStore,
+) -> None:
+    won = [deal for deal in deals(sandbox, closed_won=True) if deal.get("Amount")]
+    bedrock.answer(tool_use_response(ENRICHMENT_TOOL.name, ANSWER))
+    by_claude = handlers.enrich(handlers.qualify_deal(closed_won_event(won[0]["id"])))
+    handlers.use_steps(OnboardingSteps(client, enrichment_store=enrichment_store))  # no model configured
+    by_rules = handlers.enrich(handlers.qualify_deal(closed_won_event(won[1]["id"])))
+
+    assert set(by_rules) == set(by_claude)
+    assert (by_rules["source"], by_rules["model_id"]) == ("rules", None)
+    records = {record["source"]: record for record in enrichment_store.records()}
+    assert set(records) == {"claude", "rules"}
+    assert set(records["rules"]) == set(records["claude"])
+    assert set(records["rules"]["output"]) == set(records["claude"]["output"])
