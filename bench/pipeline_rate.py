@@ -58,6 +58,8 @@ COLUMNS = (
     "max in flight",
     "sync s",
     "sync CPU s",
+    "CPU us/rec",
+    "sandbox CPU us/rec",
     "load s",
     "records/s (lake)",
     "records/s",
@@ -76,6 +78,7 @@ class Run:
     max_in_flight: int
     sync_s: float
     sync_cpu_s: float
+    sandbox_cpu_s: float
     load_s: float
     partition_bytes: int
     table_rows: int
@@ -93,6 +96,14 @@ class Run:
         return 200 * self.api_credits / max(1, self.records)
 
     @property
+    def cpu_us_per_record(self) -> float:
+        return 1e6 * self.sync_cpu_s / max(1, self.records)
+
+    @property
+    def sandbox_cpu_us_per_record(self) -> float:
+        return 1e6 * self.sandbox_cpu_s / max(1, self.records)
+
+    @property
     def lake_rate(self) -> float:
         return self.records / self.sync_s
 
@@ -100,6 +111,12 @@ class Run:
 def peak_rss_mb() -> float:
     """This process's resident-set high-water mark (Linux reports ru_maxrss in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    """User plus system CPU a process has used so far (every thread)."""
+    times = process.cpu_times()
+    return times.user + times.system
 
 
 def truth(url: str, api_name: str) -> tuple[set[str], set[str]]:
@@ -118,6 +135,7 @@ def run(
     workdir: Path,
     expected: tuple[set[str], set[str]],
     warehouse_options: str,
+    sandbox: psutil.Process,
 ) -> Run:
     lake = open_lake(str(workdir / "lake"))
     rss_before = psutil.Process().memory_info().rss / 2**20
@@ -127,9 +145,11 @@ def run(
     ):
         limiter = client.crm.transport.limiter
         limiter.peak_in_flight = 0  # the org's limiter outlives a client: count this run alone
+        sandbox_started = cpu_seconds(sandbox)
         started, cpu_started = time.perf_counter(), time.process_time()
         synced = sync_partition(client, lake, spec, DAY)
         synced_at, sync_cpu = time.perf_counter(), time.process_time() - cpu_started
+        sandbox_cpu = cpu_seconds(sandbox) - sandbox_started
         peak_after_sync = peak_rss_mb()
         load_partition(warehouse, lake, spec, DAY)
         loaded_at = time.perf_counter()
@@ -151,6 +171,7 @@ def run(
         max_in_flight=limiter.peak_in_flight,
         sync_s=synced_at - started,
         sync_cpu_s=sync_cpu,
+        sandbox_cpu_s=sandbox_cpu,
         load_s=loaded_at - synced_at,
         partition_bytes=synced.written.bytes,
         table_rows=table_rows,
@@ -197,12 +218,13 @@ def main() -> None:
     results: list[Run] = []
     with start_day_sandbox(config, args.shape) as sandbox:
         env = {**sandbox.env(), "ZOHO_MAX_CONCURRENCY": str(args.concurrency)}
+        sandbox_process = psutil.Process(sandbox.pid)  # type: ignore[attr-defined]
         live, deleted = truth(sandbox.url, spec.api_name)
         options = f"?{args.warehouse_options}" if args.warehouse_options else ""
         for _ in range(args.runs):
             with tempfile.TemporaryDirectory(prefix="zoho-bench-") as workdir:
                 expected = (live, deleted if spec.deletions else set())
-                results.append(run(spec, env, Path(workdir), expected, options))
+                results.append(run(spec, env, Path(workdir), expected, options, sandbox_process))
 
     title = (
         f"crm/{spec.module} on {DAY}, {args.shape} day: {args.records:,} records, "
@@ -215,7 +237,7 @@ def main() -> None:
         table.add_row(str(index), *row(result))
     if len(results) > 1:
         table.add_row("median", *row(median_run(results)), style="bold")
-    Console(width=180).print(table)
+    Console(width=220).print(table)
 
 
 def median_run(results: list[Run]) -> Run:
@@ -237,6 +259,8 @@ def row(result: Run) -> list[str]:
         f"{result.max_in_flight:.0f}",
         f"{result.sync_s:.1f}",
         f"{result.sync_cpu_s:.1f}",
+        f"{result.cpu_us_per_record:.1f}",
+        f"{result.sandbox_cpu_us_per_record:.1f}",
         f"{result.load_s:.1f}",
         f"{result.lake_rate:,.0f}",
         f"{result.records / result.total_s:,.0f}",

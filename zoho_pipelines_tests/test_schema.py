@@ -29,6 +29,7 @@ from zoho_pipelines.schema import (
     merge_schemas,
     sql_type,
 )
+from zoho_pipelines.schema.normalize import _to_decimal_exactly
 
 SYNCED = datetime(2024, 3, 6, 2, 0, tzinfo=UTC)
 LEADS = default_catalog().get("crm", "leads")
@@ -417,6 +418,15 @@ def test_one_rule_for_fractions_in_integer_fields_on_both_paths(normalizer: Reco
     assert exact.to_pylist()[0]["no_of_employees"] == 3
     assert exact.to_pylist()[0]["_unfitted"] is None
     assert normalizer.unfitted == {"No_of_Employees": 2}
+
+
+def test_exact_decimals_pass_the_columnar_check_and_extra_places_do_not() -> None:
+    """Arrow's decimal-to-double cast reads 447211.72 back as 447211.72000000003: the columnar
+    check must still take it (else every currency page goes value by value), and still refuse 0.497."""
+    exact = _to_decimal_exactly(pa.array([447211.72, 357376.55, None, -0.5]), DEC2)
+    assert exact.to_pylist() == [Decimal("447211.72"), Decimal("357376.55"), None, Decimal("-0.50")]
+    with pytest.raises(pa.ArrowInvalid):
+        _to_decimal_exactly(pa.array([447211.72, 0.497]), DEC2)
 
 
 def test_several_unfitted_values_of_one_record_and_lookups_count_once(normalizer: RecordNormalizer) -> None:

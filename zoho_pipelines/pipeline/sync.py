@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from zoho_pipelines.catalog import ModuleSpec
 from zoho_pipelines.clock import SYSTEM_CLOCK, Clock
+from zoho_pipelines.gc_tuning import fewer_gc_passes
 from zoho_pipelines.lake import Lake, PartitionRef, WrittenPartition
 from zoho_pipelines.pipeline.source import ModuleSource
 from zoho_pipelines.schema import ModuleSchema, RecordNormalizer, build_module_schema, merge_schemas
@@ -103,7 +104,8 @@ def sync_partition(
                 yield normalizer.tombstones(deleted, synced_at=synced_at)
 
     ref = PartitionRef(spec.app, spec.module, day)
-    written = lake.write_partition(ref, normalizer.arrow_schema, batches())
+    with fewer_gc_passes():
+        written = lake.write_partition(ref, normalizer.arrow_schema, batches())
     result = PartitionSync(
         written=written,
         schema=schema,

@@ -86,7 +86,9 @@ def _to_decimal_exactly(raw: pa.Array, target: pa.Decimal128Type) -> pa.Array:
 
     Below 2**52 / 10**scale a double is finer than the column's last digit, so two decimals of
     that scale never share a double: a value whose cast reads back as the same double is exactly
-    the shortest text that double was written as. Anything else goes value by value.
+    the shortest text that double was written as. Anything else goes value by value. The read-back
+    goes through the decimal's text, because Arrow's decimal-to-double cast is not correctly
+    rounded (447211.72 reads back as 447211.72000000003) and would send every page value by value.
     """
     if pc.any(pc.invert(pc.is_finite(raw))).as_py():
         raise pa.ArrowInvalid("NaN or infinity cannot be a decimal")
@@ -94,7 +96,7 @@ def _to_decimal_exactly(raw: pa.Array, target: pa.Decimal128Type) -> pa.Array:
     if largest is not None and largest >= 2**52 / 10**target.scale:
         raise pa.ArrowInvalid("too large to check exactly in the columnar path")
     result = raw.cast(target)
-    if pc.all(pc.equal(result.cast(pa.float64()), raw)).as_py() is False:
+    if pc.all(pc.equal(result.cast(pa.string()).cast(pa.float64()), raw)).as_py() is False:
         raise pa.ArrowInvalid("more decimal places than the column holds")
     return result
 
@@ -261,6 +263,8 @@ class RecordNormalizer:
         return pa.array(converted, arrow_type)
 
     def _unfitted_array(self, count: int, unfitted: Unfitted, ids: pa.Array) -> pa.Array:
+        if not unfitted:
+            return pa.nulls(count, pa.string())
         for position, fields in unfitted.items():
             for field in fields:
                 self.unfitted[field] += 1

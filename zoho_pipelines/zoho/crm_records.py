@@ -173,6 +173,8 @@ class CrmRecordReader:
 
     def complete(self, module: str, records: list[Record], extra_groups: list[list[str]]) -> list[Record]:
         """Add the fields of the other field groups to `records` (<= 200), fetched by id."""
+        if not extra_groups:
+            return records
         ids = [str(record["id"]) for record in records]
         for group in extra_groups:
             extra = [

@@ -1,0 +1,46 @@
+"""Fewer cyclic-GC passes while a stretch of code turns JSON pages into short-lived objects.
+
+Decoding a page (and the sandbox's encoding of one) allocates thousands of dicts and lists. At
+CPython's default threshold (a young collection every 700 new containers) the collector walks
+them again and again as they age, up to full collections of the whole heap: a third of a sync's
+CPU on the bench's 100,000-record day (issue 10), and a third of the sandbox's for a COQL page.
+Reference counting still frees every page as soon as it is dropped; only reference cycles (rare
+in decoded JSON) wait for the next, rarer pass.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+PAGE_WORK_THRESHOLD = 100_000
+"""New containers per young collection while page work runs (CPython's default is 700)."""
+
+_lock = threading.Lock()
+_active = 0
+_saved: tuple[int, int, int] | None = None
+
+
+@contextmanager
+def fewer_gc_passes() -> Iterator[None]:
+    """Raise the young-collection threshold for the duration of the block.
+
+    Blocks on several threads share one setting; the last to leave restores the thresholds the
+    process had before the first entered.
+    """
+    global _active, _saved  # one process-wide setting, guarded by _lock
+    with _lock:
+        if _active == 0:
+            _saved = gc.get_threshold()
+            gc.set_threshold(max(PAGE_WORK_THRESHOLD, _saved[0]), *_saved[1:])
+        _active += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _active -= 1
+            if _active == 0 and _saved is not None:
+                gc.set_threshold(*_saved)
+                _saved = None
