@@ -182,7 +182,7 @@ class ClaudeEnricher:
         )
 
 
-COUNTRY_REGIONS = {
+COUNTRY_REGIONS: dict[str, Region] = {
     "USA": "North America",
     "United States": "North America",
     "Canada": "North America",
@@ -255,8 +255,7 @@ def region_of(country: Any) -> Region:
     name = str(country or "").strip()
     if name in EMEA_COUNTRIES:
         return "EMEA"
-    region = COUNTRY_REGIONS.get(name)
-    return region if region is not None else "Unknown"  # type: ignore[return-value]
+    return COUNTRY_REGIONS.get(name, "Unknown")
 
 
 def _contract_sentence(deal: Mapping[str, Any]) -> str:
