@@ -205,8 +205,13 @@ def moto_endpoint() -> Iterator[str]:
 
 @pytest.fixture
 def recorder(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[CallRecorder]:
-    """A clean environment (only the AWS runtime's variables) and a recording default session."""
+    """A clean environment (only the AWS runtime's variables), an empty moto (tests on one worker
+    share its server and name their resources alike) and a recording default session."""
     import os
+
+    import httpx
+
+    httpx.post(f"{moto_endpoint}/moto-api/reset", timeout=10).raise_for_status()
 
     for name in list(os.environ):
         if name not in {"PATH", "HOME", "LANG", "TMPDIR", "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"}:
