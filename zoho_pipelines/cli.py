@@ -79,6 +79,17 @@ def demo(
 
 
 @app.command()
+def documents(
+    records: int = typer.Option(500, help="Records per CRM module in the sandbox (24 Deals carry PDFs)."),
+    port: int = typer.Option(0, help="Sandbox port (0 picks a free one)."),
+) -> None:
+    """Extract the sandbox Deals' contract and invoice PDFs; write their values back onto the Deals."""
+    from zoho_pipelines.documents.demo import run_documents_demo
+
+    raise typer.Exit(run_documents_demo(records=records, port=port))
+
+
+@app.command()
 def check() -> None:
     """Check the settings and that every ZOHO_MODULES module exists in the Zoho org (one API call).
 

@@ -36,6 +36,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from zoho_infra.assets import REPO_ROOT
+from zoho_infra.contract import TEXTRACT_ACTIONS
 from zoho_infra.data import (
     COMPUTE_LOGS_PREFIX,
     LAKE_PREFIX,
@@ -310,6 +311,20 @@ class DagsterOnEcs(Construct):
                     "An inference profile routes each request to its model in one of several regions; "
                     "the grant names that one model, in any region.",
                 )
+        # Documents through Amazon Textract (context document_extractor=textract; unset keeps the PDF
+        # text layer). Textract reads the lake's objects with the run's own S3 and KMS rights.
+        document_extractor = self.node.try_get_context("document_extractor")
+        if document_extractor not in (None, "textract"):
+            raise ValueError("context document_extractor: textract, or unset for the PDF text layer")
+        if document_extractor:
+            self.task_role.add_to_policy(iam.PolicyStatement(actions=list(TEXTRACT_ACTIONS), resources=["*"]))
+            acknowledge_wildcard_resource(
+                self.task_role,
+                "*",
+                "Amazon Textract defines no resource types, so its actions take only '*' (AWS Service "
+                "Authorization Reference: https://docs.aws.amazon.com/service-authorization/latest/"
+                "reference/list_amazontextract.html); the statement lists the six analysis calls only.",
+            )
         workgroups = stack.format_arn(service="redshift-serverless", resource="workgroup", resource_name="*")
         self.task_role.add_to_policy(
             iam.PolicyStatement(
@@ -355,6 +370,7 @@ class DagsterOnEcs(Construct):
             # The Notification API channel the schedule renews (ZOHO_WATCH_*), and the scorer.
             **watch_environment,
             **({"BEDROCK_MODEL_ID": bedrock_model_id} if bedrock_model_id else {}),
+            **({"DOCUMENT_EXTRACTOR": document_extractor} if document_extractor else {}),
         }
         secrets = {
             "DAGSTER_PG_USERNAME": ecs.Secret.from_secrets_manager(self.database.secret, "username"),
