@@ -98,6 +98,7 @@ class TokenRegistry:
         self.ttl_s = ttl_s
         self.mint_limit = mint_limit or MintLimit(0, 600, SYSTEM_CLOCK)
         self._expiry: dict[str, float] = {}
+        self._first_used: dict[str, float] = {}
         self._history: list[str] = []
         self._lock = threading.Lock()
         self.issued = 0
@@ -125,15 +126,34 @@ class TokenRegistry:
             return list(self._history)
 
     def is_valid(self, token: str) -> bool:
+        now = time.monotonic()
         with self._lock:
             expiry = self._expiry.get(token)
-        return expiry is not None and expiry > time.monotonic()
+            valid = expiry is not None and expiry > now
+            if valid:
+                self._first_used.setdefault(token, now)
+        return valid
+
+    def in_use_for(self, seconds: float) -> list[str]:
+        """The live tokens that first authenticated a call at least `seconds` ago (monotonic).
+
+        A revocation schedule built on this never kills a token before a client could use it,
+        however long the client took to receive it.
+        """
+        cutoff = time.monotonic() - seconds
+        with self._lock:
+            return [
+                token
+                for token, first in self._first_used.items()
+                if first <= cutoff and token in self._expiry
+            ]
 
     def expire(self, tokens: Iterable[str]) -> None:
         """These tokens reach the end of their life now (and the mint window closes, as below)."""
         with self._lock:
             for token in tokens:
                 self._expiry.pop(token, None)
+                self._first_used.pop(token, None)
         self.mint_limit.close_window()
 
     def expire_all(self) -> None:
@@ -145,6 +165,7 @@ class TokenRegistry:
         """
         with self._lock:
             self._expiry.clear()
+            self._first_used.clear()
         self.mint_limit.close_window()
 
 

@@ -124,22 +124,23 @@ class TokenProvider:
                 self._token = self._shared_token()
             return self._token
 
-    def invalidate(self, stale: AccessToken) -> None:
-        """Forget `stale` (Zoho rejected it) unless it was already replaced, here or in the store.
+    def invalidate(self, stale: AccessToken) -> bool:
+        """Forget `stale` (Zoho rejected it) unless it was already replaced, here or in the store;
+        True when this dropped the provider's current token (False: a newer one was already held).
 
         A token this provider no longer holds was replaced by a newer one it minted or read, so
         the store has moved past it too: late 401s cost no store round trip, let alone a mint.
         """
         with self._lock:
             if self._token is None or self._token.value != stale.value:
-                return
+                return False
             self._token = None
             while True:
                 record = self._store.load(self._key)
                 if record.access_token != stale.value:
-                    return
+                    return True
                 if self._store.swap(self._key, record.version, record.replace(access_token=None)):
-                    return
+                    return True
 
     def _shared_token(self) -> AccessToken:
         waited = 0

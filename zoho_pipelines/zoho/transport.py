@@ -1,7 +1,7 @@
 """The one door every Zoho API call goes through: auth, org-wide limits, retries, errors, counters.
 
 Product clients (CRM, Books, Projects) describe *what* to fetch; this module owns *how* a call
-survives Zoho: a cached access token refreshed once on 401 INVALID_TOKEN, a concurrency limiter
+survives Zoho: a cached access token renewed on 401 INVALID_TOKEN, a concurrency limiter
 shared by every transport of the same org, jittered retries for 429 / 5xx / timeouts / dropped
 connections, error bodies turned into the exception hierarchy, and credit counters.
 
@@ -43,6 +43,12 @@ logger = logging.getLogger("zoho_pipelines.zoho.transport")
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
 EXPIRED_TOKEN_CODES = frozenset({"INVALID_TOKEN", "INVALID_OAUTHTOKEN"})
+TOKEN_SWAPS_PER_CALL = 3
+"""How often one call may retry a 401 with a newer access token. Only one of those retries may
+follow dropping the current token (which costs a refresh); the others take a token that another
+caller had already put in place of the rejected one while this call waited, which costs nothing,
+so a token that dies under a stalled call does not fail it, and a token Zoho keeps refusing costs
+one refresh per call, not a loop."""
 USER_AGENT = "zoho-pipelines/0.1 (+httpx)"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0, pool=120.0)
 
@@ -210,10 +216,17 @@ class ZohoTransport:
     def _attempt(self, call: _Call, *, stream: bool) -> httpx.Response:
         token = self.tokens.token()
         response = self._send(call, token, stream)
-        if response.status_code == 401 and self._token_expired(response, stream):
+        refreshed = False
+        for _ in range(TOKEN_SWAPS_PER_CALL):
+            if response.status_code != 401 or not self._token_expired(response, stream):
+                break
+            if self.tokens.invalidate(token):
+                if refreshed:
+                    break  # a token refreshed for this very call was refused too
+                refreshed = True
             response.close()
-            self.tokens.invalidate(token)
-            response = self._send(call, self.tokens.token(), stream)
+            token = self.tokens.token()
+            response = self._send(call, token, stream)
         if response.is_success or response.status_code in call.ok_statuses:
             return response
         if stream:

@@ -176,6 +176,38 @@ def test_a_token_rejected_again_after_refresh_is_an_auth_error(server):
     assert len(server.token_requests) == 2
 
 
+def test_a_call_whose_token_died_twice_while_it_waited_still_succeeds(server):
+    """Call A is in flight with token 1 when call B finds token 1 dead and refreshes to token 2;
+    token 2 dies too before A retries with it. A's retry on token 2 cost no refresh of its own
+    (B had replaced token 1), so A may refresh once more, and succeeds."""
+    a_arrived, b_done = threading.Event(), threading.Event()
+
+    def hold_a(request):
+        if request.query.get("call") != ["a"] or a_arrived.is_set():
+            return None
+        a_arrived.set()
+        assert b_done.wait(10)
+        server.expire_tokens()  # token 1 (A's) and token 2 (B's) are both dead now
+        return Canned(401, INVALID_TOKEN_BODY)
+
+    server.on_api_call = hold_a
+    statuses: dict[str, int] = {}
+    with transport_for(server, concurrency=2) as transport:
+
+        def call(name: str) -> None:
+            statuses[name] = transport.request("GET", "/crm/v8/Deals", params={"call": name}).status_code
+
+        thread_a = threading.Thread(target=call, args=("a",))
+        thread_a.start()
+        assert a_arrived.wait(10)
+        server.expire_tokens()
+        call("b")
+        b_done.set()
+        thread_a.join()
+    assert statuses == {"a": 200, "b": 200}
+    assert len(server.token_requests) == 3  # token 1, B's refresh, A's one refresh
+
+
 def test_scope_errors_do_not_mint_tokens(server):
     server.enqueue(Canned(401, _crm_error("OAUTH_SCOPE_MISMATCH")))
     with transport_for(server) as transport, pytest.raises(ZohoAuthError):
