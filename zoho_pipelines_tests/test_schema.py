@@ -420,6 +420,19 @@ def test_one_rule_for_fractions_in_integer_fields_on_both_paths(normalizer: Reco
     assert normalizer.unfitted == {"No_of_Employees": 2}
 
 
+def test_a_boolean_among_numbers_that_read_the_same_is_still_told_apart(normalizer: RecordNormalizer) -> None:
+    """Arrow reads true as 1.0 and false as 0.0: only the booleans are unfitted, not 1 and 0."""
+    records = [
+        lead(id="1", No_of_Employees=1, Discount=0),
+        lead(id="2", No_of_Employees=True, Discount=False),
+        lead(id="3", No_of_Employees=1.0, Discount=0.0),
+    ]
+    rows = normalizer.records(records, synced_at=SYNCED).to_pylist()
+    assert [(row["no_of_employees"], row["discount"]) for row in rows] == [(1, 0), (None, None), (1, 0)]
+    assert json.loads(rows[1]["_unfitted"]) == {"No_of_Employees": True, "Discount": False}
+    assert [rows[0]["_unfitted"], rows[2]["_unfitted"]] == [None, None]
+
+
 def test_exact_decimals_pass_the_columnar_check_and_extra_places_do_not() -> None:
     """Arrow's decimal-to-double cast reads 447211.72 back as 447211.72000000003: the columnar
     check must still take it (else every currency page goes value by value), and still refuse 0.497."""

@@ -101,6 +101,18 @@ def _to_decimal_exactly(raw: pa.Array, target: pa.Decimal128Type) -> pa.Array:
     return result
 
 
+_BOOLEAN_DOUBLES = pa.array([0.0, 1.0])
+
+
+def _holds_booleans(doubles: pa.Array, records: Sequence[Mapping[str, Any]], source: str) -> bool:
+    """Whether Arrow read a JSON true or false into this numeric column (as 1.0 or 0.0).
+
+    Only the records where the column reads 0 or 1 can hold one, so only those are looked at.
+    """
+    suspects = pc.indices_nonzero(pc.is_in(doubles, value_set=_BOOLEAN_DOUBLES)).to_pylist()
+    return any(type(records[position].get(source)) is bool for position in suspects)
+
+
 def _cast(raw: pa.Array, target: pa.DataType) -> pa.Array:
     """Raw -> column type; raises an Arrow error when any value does not fit exactly."""
     if raw.type == target:
@@ -192,18 +204,18 @@ class RecordNormalizer:
     ) -> pa.Array | None:
         """The field's values in its raw Arrow type, or None when Arrow refuses some value."""
         raw_type = self._raw_fields[source]
-        if source in self._numeric and any(type(record.get(source)) is bool for record in records):
-            return None
         array = raw.get(source) if raw is not None else None
-        if array is not None:
-            return array
-        values = [record.get(source) for record in records]
-        if pa.types.is_list(raw_type) and any(isinstance(value, str) for value in values):
-            return None  # a string where a list belongs
-        try:
-            return pa.array(values, raw_type)
-        except _ARROW_ERRORS:
+        if array is None:
+            values = [record.get(source) for record in records]
+            if pa.types.is_list(raw_type) and any(isinstance(value, str) for value in values):
+                return None  # a string where a list belongs
+            try:
+                array = pa.array(values, raw_type)
+            except _ARROW_ERRORS:
+                return None
+        if source in self._numeric and _holds_booleans(array, records, source):
             return None
+        return array
 
     def _value_array(
         self,
