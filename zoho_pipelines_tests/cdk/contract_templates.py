@@ -119,6 +119,15 @@ def _allows(statement: dict[str, Any], action: str, resource_pattern: str) -> bo
     return any(re.search(resource_pattern, json.dumps(resource)) for resource in _resources(statement))
 
 
+def allowed_actions(statements: tuple[dict[str, Any], ...]) -> set[str]:
+    """Every action the statements name (as written: wildcards stay wildcards)."""
+    return {
+        action
+        for statement in statements
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    }
+
+
 def _resources(statement: dict[str, Any]) -> list[Any]:
     resources = statement.get("Resource", [])
     return resources if isinstance(resources, list) else [resources]

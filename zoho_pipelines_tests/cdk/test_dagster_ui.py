@@ -12,7 +12,7 @@ from typing import Any
 from zoho_infra.dagster import WEBSERVER_CONTAINER, WEBSERVER_PORT
 
 from zoho_pipelines_tests.cdk.conftest import REPO, Synthesized
-from zoho_pipelines_tests.cdk.contract_templates import role_statements
+from zoho_pipelines_tests.cdk.contract_templates import allowed_actions, role_statements
 
 SSM_CHANNELS = {
     "ssmmessages:CreateControlChannel",
@@ -41,12 +41,7 @@ def test_the_webserver_allows_ecs_exec_and_its_role_opens_the_ssm_channels(synth
     definition, service = _webserver(synthesized)
     assert service["EnableExecuteCommand"] is True
     role = definition["TaskRoleArn"]["Fn::GetAtt"][0]
-    allowed = {
-        action
-        for statement in role_statements(synthesized.templates["dagster"], role)
-        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
-    }
-    assert allowed >= SSM_CHANNELS
+    assert allowed_actions(role_statements(synthesized.templates["dagster"], role)) >= SSM_CHANNELS
 
 
 def test_only_the_webserver_can_be_entered(synthesized: Synthesized) -> None:
