@@ -269,7 +269,9 @@ def selected_modules(
     Without `environ`, ZOHO_MODULES comes from the settings (environment and `.env`) like every
     other variable. An error names the variable and its fix, so the CLI can print it as one line.
     """
-    selection = load_code_location_settings().zoho_modules if environ is None else environ.get(MODULES_ENV_VAR)
+    selection = (
+        load_code_location_settings().zoho_modules if environ is None else environ.get(MODULES_ENV_VAR)
+    )
     try:
         return (catalog or default_catalog()).select(selection)
     except CatalogError as exc:

@@ -42,13 +42,17 @@ SUMMARY_COLUMNS = (
 )
 
 
+def clear_product_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith(("ZOHO_", "LAKE_", "WAREHOUSE_", "DAGSTER_")):
+            monkeypatch.delenv(name)
+
+
 @pytest.fixture
 def fresh_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A working directory with nothing configured; the demo's own environment is undone after."""
     saved = dict(os.environ)
-    for name in list(os.environ):
-        if name.startswith(("ZOHO_", "LAKE_", "WAREHOUSE_", "DAGSTER_")):
-            monkeypatch.delenv(name)
+    clear_product_settings(monkeypatch)
     home = tmp_path / "home"
     monkeypatch.setenv("ZOHO_PIPELINES_HOME", str(home))
     monkeypatch.chdir(tmp_path)
@@ -177,9 +181,7 @@ def test_demo_env_loads_the_demos_modules_and_days_as_the_whole_partition_range(
     exit_code, printed = demo(records=200)
     assert exit_code == 0, printed
     environment = demo_env(home)
-    for name in list(os.environ):
-        if name.startswith(("ZOHO_", "LAKE_", "WAREHOUSE_", "DAGSTER_")):
-            monkeypatch.delenv(name)
+    clear_product_settings(monkeypatch)
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
 
