@@ -11,13 +11,14 @@ from zoho_pipelines.lake.layout import ROOT
 
 DOCUMENTS_PREFIX = f"{ROOT}/documents/"
 _PARTITION_KEY = re.compile(
-    r"^(?P<module>[A-Za-z0-9_]+)/(?P<record>\d+)/(?P<attachment>\d+)\.(?P<ext>[a-z0-9]+)$"
+    r"^(?P<module>[A-Za-z0-9_]+)/(?P<record>\d+)/(?P<attachment>[A-Za-z0-9]+)\.(?P<ext>[a-z0-9]+)$"
 )
 
 
 @dataclass(frozen=True)
 class DocumentRef:
-    """One attachment of one CRM record; `key` is where it lives in the lake, whatever its content."""
+    """One file of one CRM record (an attachment id, or a file-upload field's file id); `key` is
+    where it lives in the lake, whatever its content."""
 
     module: str
     record_id: str
@@ -38,7 +39,7 @@ class DocumentRef:
     def from_partition_key(cls, value: str) -> DocumentRef:
         match = _PARTITION_KEY.match(value)
         if match is None:
-            raise ValueError(f"not a document key (<module>/<record id>/<attachment id>.<ext>): {value!r}")
+            raise ValueError(f"not a document key (<module>/<record id>/<file id>.<ext>): {value!r}")
         return cls(match["module"], match["record"], match["attachment"], match["ext"])
 
 

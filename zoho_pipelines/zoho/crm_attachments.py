@@ -5,7 +5,8 @@
   https://www.zoho.com/crm/developer/docs/api/v8/get-attachments.html
 - Download: GET /crm/v8/{module}/{record_id}/Attachments/{id}, the file's bytes.
   https://www.zoho.com/crm/developer/docs/api/v8/download-attachments.html
-- File-upload fields: GET /crm/v8/files?id={File_Id__s}.
+- File-upload fields: the record's field holds the files' File_Id__s (records API); each
+  downloads with GET /crm/v8/files?id={File_Id__s}.
   https://www.zoho.com/crm/developer/docs/api/v8/get-files.html
 
 Downloads are streamed: the caller gets chunks as they arrive, so a large PDF never sits whole in
@@ -27,9 +28,16 @@ LIST_FIELDS = ("File_Name", "Size", "Modified_Time", "$file_id", "$type", "$se_m
 CHUNK_BYTES = 1 << 20
 
 
+ATTACHMENT, FILE_UPLOAD = "attachment", "file_upload"
+
+
 @dataclass(frozen=True)
 class Attachment:
-    """One file on a record's Attachments related list."""
+    """One file on a record: on its Attachments related list, or in a file-upload field.
+
+    A file-upload field's file has no attachment id; its `id` is then its File_Id__s, which is
+    also what downloads it.
+    """
 
     module: str
     record_id: str
@@ -38,6 +46,7 @@ class Attachment:
     size: int | None
     modified_time: datetime
     file_id: str | None
+    source: str = ATTACHMENT
 
     @property
     def extension(self) -> str:
@@ -51,6 +60,21 @@ def _size(raw: object) -> int | None:
         return int(str(raw))
     except ValueError:
         return None  # some orgs report sizes like "12.5 KB"; then the size cannot gate a re-download
+
+
+def file_upload(module: str, record_id: str, item: dict) -> Attachment:
+    """A file-upload field's entry ({File_Name__s, File_Id__s, Size__s, Modified_Time__s, ...},
+    record.json's FileDetails) as an Attachment; Size__s is text such as "12.50 KB", not bytes."""
+    return Attachment(
+        module=module,
+        record_id=str(record_id),
+        id=str(item["File_Id__s"]),
+        file_name=str(item.get("File_Name__s") or item["File_Id__s"]),
+        size=None,
+        modified_time=parse_zoho_datetime(str(item["Modified_Time__s"])),
+        file_id=str(item["File_Id__s"]),
+        source=FILE_UPLOAD,
+    )
 
 
 class CrmAttachments:
@@ -88,7 +112,11 @@ class CrmAttachments:
 
     @contextmanager
     def download(self, attachment: Attachment) -> Iterator[Iterator[bytes]]:
-        """The attachment's bytes, as chunks while the response streams."""
+        """The file's bytes, as chunks while the response streams (either source)."""
+        if attachment.source == FILE_UPLOAD:
+            with self.download_file(attachment.id) as chunks:
+                yield chunks
+            return
         path = f"{API}/{attachment.module}/{attachment.record_id}/Attachments/{attachment.id}"
         with self._transport.stream("GET", path) as response:
             yield response.iter_bytes(CHUNK_BYTES)

@@ -7,24 +7,18 @@ import json
 from datetime import timedelta
 
 from zoho_pipelines.clock import ManualClock
-from zoho_pipelines.documents.extractors import DocumentSource
-from zoho_pipelines.documents.extractors.pdf_text import PdfTextExtractor
 from zoho_pipelines.documents.flow import (
-    DISCOVERY_START,
     DocumentsFlow,
     save_extraction,
     save_writeback,
     stored_extraction,
 )
-from zoho_pipelines.documents.mapping import load_mapping
 from zoho_pipelines.documents.model import DocumentRef
 from zoho_pipelines.documents.tables import EXTRACTIONS_TABLE, WRITEBACKS_TABLE
 from zoho_pipelines.sandbox.attachments import attachment_catalog, file_upload_truth
 from zoho_pipelines.sandbox.documents_pdf import ContractTruth, InvoiceTruth
 from zoho_pipelines.sandbox.server import RunningSandbox
 from zoho_pipelines.warehouse import SqlWarehouse
-from zoho_pipelines.zoho.client import ZohoClient
-from zoho_pipelines.zoho.crm_attachments import CrmAttachments
 from zoho_pipelines_tests.documents.conftest import DISCOVERY_END
 
 
@@ -143,22 +137,20 @@ def test_a_contract_missing_its_value_is_failed_with_a_reason(flow: DocumentsFlo
     assert outcome.reason == "not found in the document: value"
 
 
-def test_a_file_upload_field_downloads_through_files_and_extracts_to_its_truth(
-    documents_sandbox: RunningSandbox, zoho: ZohoClient
+def test_file_upload_fields_go_through_the_same_flow(
+    documents_sandbox: RunningSandbox, flow: DocumentsFlow
 ) -> None:
-    files = [
-        item
-        for page in zoho.crm.iter_modified(
-            "Service_Contracts", ["Signed_Documents"], DISCOVERY_START, DISCOVERY_END
-        )
-        for record in page
-        for item in record.get("Signed_Documents") or []
-        if item["File_Name__s"].endswith(".pdf")
-    ]
-    chosen = files[0]
-    with CrmAttachments(zoho.transport).download_file(chosen["File_Id__s"]) as chunks:
-        content = b"".join(chunks)
-    extracted = PdfTextExtractor().extract(DocumentSource(content, "pdf"), "contract")
-    fields, _ = load_mapping().named_values("contract", extracted)
+    discovered = list(
+        flow.discover_file_uploads("Service_Contracts", "Signed_Documents", None, DISCOVERY_END)
+    )
+    assert discovered
+    assert {found.attachment.extension for found in discovered} == {"pdf"}  # docx, xlsx, csv left out
     anchor = documents_sandbox.state.crm.anchor.date()
-    assert fields == truth_fields(file_upload_truth(chosen["File_Id__s"], anchor))
+    for found in discovered[:5]:
+        stored = flow.fetch(found.attachment)
+        assert stored.ref.key == (
+            f"zoho/documents/Service_Contracts/{found.attachment.record_id}/{found.attachment.id}.pdf"
+        )
+        assert not flow.fetch(found.attachment).downloaded
+        extraction = flow.extract(stored, found.kind)
+        assert extraction.fields == truth_fields(file_upload_truth(found.attachment.id, anchor))
