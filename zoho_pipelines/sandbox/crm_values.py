@@ -98,11 +98,14 @@ class TimeFormatter:
     def format_seconds(self, seconds: np.ndarray) -> list[str]:
         if len(seconds) == 0:
             return []
-        offsets = [self._offset(hour) for hour in (seconds // 3600).tolist()]
-        shift = np.fromiter((offset for offset, _ in offsets), dtype=np.int64, count=len(offsets))
+        # A page spans few hours: look each one's offset up once, not once per timestamp.
+        hours, bucket = np.unique(seconds // 3600, return_inverse=True)
+        offsets = [self._offset(hour) for hour in hours.tolist()]
+        shift = np.array([offset for offset, _ in offsets], dtype=np.int64)[bucket]
         local = (seconds.astype(np.int64) + shift).astype("datetime64[s]")
         texts = np.datetime_as_string(local, unit="s").tolist()
-        return [text + suffix for text, (_, suffix) in zip(texts, offsets, strict=True)]
+        suffixes = [suffix for _, suffix in offsets]
+        return [text + suffixes[index] for text, index in zip(texts, bucket.tolist(), strict=True)]
 
     def format_ms(self, epoch_ms: int) -> str:
         return self.format_seconds(np.array([epoch_ms // 1000], dtype=np.int64))[0]
