@@ -14,7 +14,7 @@ import pytest
 from zoho_infra.contract import PROCESSES, process
 
 from zoho_pipelines_tests.cdk.conftest import Synthesized
-from zoho_pipelines_tests.cdk.contract_templates import deployed, missing_grants
+from zoho_pipelines_tests.cdk.contract_templates import deployed, missing_grants, undeclared_resources
 
 # An inference profile: the synthesis (with cdk-nag) also proves its wildcard-region acknowledgement.
 MODEL_ID = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
@@ -41,6 +41,7 @@ def variant(app_module: ModuleType, tmp_path_factory: pytest.TempPathFactory) ->
 def test_every_declared_grant_and_variable_with_a_bedrock_model(variant: dict[str, Any], entry: Any) -> None:
     found = deployed(variant, entry)
     assert missing_grants(found, entry.grants) == []  # only_with grants included: the model is set
+    assert undeclared_resources(found, entry) == []  # the model is the run tasks' and enrichment's only
     expected = entry.environment | {name for name, key in entry.optional.items() if key in VARIANT}
     assert sorted(expected - found.variables) == []
     assert sorted(found.variables - entry.environment - set(entry.optional)) == []
