@@ -13,7 +13,10 @@ WINDOW_S = 86_400.0
 
 
 class CreditLedger:
-    """API credits spent over a rolling 24 hours."""
+    """API credits spent over a rolling 24 hours. Zoho reports what is left in the
+    X-API-CREDITS-REMAINING header once half the budget is spent (the guard adds it) and documents
+    no other rate-limit header for v8: https://www.zoho.com/crm/developer/docs/api/v8/api-limits.html
+    """
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
