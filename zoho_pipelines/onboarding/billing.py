@@ -90,6 +90,8 @@ class BooksBilling:
         if same_name:
             raise self._name_taken(same_name[0], name, account_id)
         try:
+            # Every field is an argument of the upsert (https://www.zoho.com/books/api/v3/contacts/
+            # #update-a-contact-using-a-custom-fields-unique-value); the sandbox refuses any other.
             record, created = self._books.upsert_contact(
                 {
                     "contact_name": name,
@@ -141,6 +143,8 @@ class BooksBilling:
             return Outcome(existing[0], created=False)
         if deal["amount"] <= 0:
             return None
+        # customer_id, reference_number and line_items (name, description, rate, quantity) are
+        # Create an invoice's arguments (https://www.zoho.com/books/api/v3/invoices/#create-an-invoice).
         invoice = {
             "customer_id": customer_id,
             "reference_number": key,

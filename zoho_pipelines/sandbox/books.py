@@ -1,7 +1,10 @@
 """Zoho Books v3 endpoints of the sandbox: organizations, contacts, items, invoices, bills,
-customer payments and recurring invoices, listed with page/per_page and filtered on
-last_modified_time like Books; and the writes onboarding makes: POST /contacts, /invoices and
-/recurringinvoices, and PUT /contacts by a unique custom field with X-Upsert.
+customer payments and recurring invoices, listed with page/per_page, newest first, filtered on
+last_modified_time where Books documents that filter; and the writes onboarding makes: POST
+/contacts, /invoices and /recurringinvoices, and PUT /contacts by a unique custom field with X-Upsert.
+Each endpoint takes only the query parameters Books documents for it (`LIST_PARAMETERS`,
+`WRITE_PARAMETERS`, with the pages cited there) and PUT /contacts only its documented body fields;
+anything else is refused, so a client cannot come to rely on something Books never promised.
 
 Writes take Books' JSON body (or the older form field JSONString), are validated the way Books
 refuses bad input (HTTP 400 with a Books code and message; a contact name or recurrence name
@@ -56,7 +59,183 @@ from zoho_pipelines.sandbox.lazy_records import epoch_ms, resolve_anchor
 
 MAX_PER_PAGE = 200
 DEFAULT_PER_PAGE = 200
-SORT_COLUMNS = ("created_time", "last_modified_time")
+
+
+def _with_variants(name: str, *suffixes: str) -> set[str]:
+    return {name, *(f"{name}_{suffix}" for suffix in suffixes)}
+
+
+_TEXT = ("startswith", "contains")
+_DATE = ("start", "end", "before", "after")
+# Every Books request names its organization; every list pages with page and per_page
+# (https://www.zoho.com/books/api/v3/introduction/#organization-id, .../#pagination).
+COMMON_PARAMETERS = frozenset({"organization_id"})
+PAGING_PARAMETERS = frozenset({"page", "per_page"})
+# The query parameters each list endpoint documents, and nothing else: a parameter Books does not
+# document is refused (see `UNDOCUMENTED_PARAMETER`), so a client leaning on one fails here first.
+LIST_PARAMETERS: dict[str, frozenset[str]] = {
+    # https://www.zoho.com/books/api/v3/contacts/#list-contacts
+    "contacts": frozenset(
+        {
+            *_with_variants("contact_name", *_TEXT),
+            *_with_variants("company_name", *_TEXT),
+            *_with_variants("first_name", *_TEXT),
+            *_with_variants("last_name", *_TEXT),
+            *_with_variants("address", *_TEXT),
+            *_with_variants("email", *_TEXT),
+            *_with_variants("phone", *_TEXT),
+            "filter_by",
+            "search_text",
+            "sort_column",
+            "zcrm_contact_id",
+            "zcrm_account_id",
+            "zcrm_vendor_id",
+        }
+    ),
+    # https://www.zoho.com/books/api/v3/invoices/#list-invoices
+    "invoices": frozenset(
+        {
+            *_with_variants("invoice_number", *_TEXT),
+            *_with_variants("item_name", *_TEXT),
+            "item_id",
+            *_with_variants("item_description", *_TEXT),
+            "reference_number",
+            "customer_name",
+            "recurring_invoice_id",
+            "email",
+            "total",
+            "balance",
+            *_with_variants("custom_field", *_TEXT),
+            *_with_variants("date", *_DATE),
+            *_with_variants("due_date", *_DATE),
+            "last_modified_time",
+            "status",
+            "customer_id",
+            "filter_by",
+            "search_text",
+            "sort_column",
+            "zcrm_potential_id",
+            "response_option",
+        }
+    ),
+    # https://www.zoho.com/books/api/v3/bills/#list-bills
+    "bills": frozenset(
+        {
+            "bill_number",
+            "date",
+            "description",
+            "filter_by",
+            "item_id",
+            "last_modified_time",
+            "purchaseorder_id",
+            "recurring_bill_id",
+            "reference_number",
+            "search_text",
+            "sort_column",
+            "sort_order",
+            "status",
+            "total",
+            "vendor_id",
+            "vendor_name",
+        }
+    ),
+    # https://www.zoho.com/books/api/v3/customer-payments/#list-customer-payments
+    "customerpayments": frozenset(
+        {
+            "amount",
+            "customer_id",
+            "customer_name",
+            "date",
+            "filter_by",
+            "notes",
+            "payment_mode",
+            "reference_number",
+            "search_text",
+            "sort_column",
+        }
+    ),
+    # https://www.zoho.com/books/api/v3/items/#list-items
+    "items": frozenset(
+        {
+            "name",
+            "description",
+            "rate",
+            "tax_id",
+            "tax_name",
+            "is_taxable",
+            "tax_exemption_id",
+            "account_id",
+            "filter_by",
+            "search_text",
+            "sat_item_key_code",
+            "unitkey_code",
+        }
+    ),
+    # https://www.zoho.com/books/api/v3/recurring-invoices/#list-all-recurring-invoice (the filters the
+    # sandbox models; the page itself was not at hand to list the rest)
+    "recurringinvoices": frozenset({"recurrence_name", "customer_id"}),
+}
+# Query parameters of the writes: Create an invoice documents `send` and
+# `ignore_auto_number_generation` (https://www.zoho.com/books/api/v3/invoices/#create-an-invoice).
+WRITE_PARAMETERS: dict[str, frozenset[str]] = {
+    "invoices": frozenset({"send", "ignore_auto_number_generation"}),
+}
+# Sort columns the sandbox models, each documented for its list (contacts: created_time and
+# last_modified_time among others; invoices: created_time among others, not last_modified_time).
+SORT_COLUMNS: dict[str, tuple[str, ...]] = {"contacts": ("created_time", "last_modified_time")}
+DEFAULT_SORT_COLUMNS = ("created_time",)
+# Books documents no answer to a parameter it does not know; the sandbox answers the shape Books
+# gives a bad list parameter (HTTP 400, code 2, "Invalid value passed for <name>"), a choice of ours.
+UNDOCUMENTED_PARAMETER = 2
+# The body fields "Update a contact using a custom field's unique value" documents
+# (https://www.zoho.com/books/api/v3/contacts/#update-a-contact-using-a-custom-fields-unique-value).
+UPSERT_CONTACT_FIELDS = frozenset(
+    {
+        "contact_name",
+        "company_name",
+        "payment_terms",
+        "payment_terms_label",
+        "contact_type",
+        "customer_sub_type",
+        "currency_id",
+        "opening_balances",
+        "credit_limit",
+        "tags",
+        "website",
+        "owner_id",
+        "custom_fields",
+        "billing_address",
+        "shipping_address",
+        "contact_persons",
+        "default_templates",
+        "notes",
+        "vat_reg_no",
+        "tax_reg_no",
+        "country_code",
+        "tax_treatment",
+        "tax_exemption_certificate_number",
+        "tax_regime",
+        "legal_name",
+        "is_tds_registered",
+        "vat_treatment",
+        "place_of_contact",
+        "gst_no",
+        "gst_treatment",
+        "tax_authority_name",
+        "avatax_exempt_no",
+        "avatax_use_code",
+        "tax_exemption_id",
+        "tax_exemption_code",
+        "tax_authority_id",
+        "tax_id",
+        "is_taxable",
+        "facebook",
+        "twitter",
+        "track_1099",
+        "tax_id_type",
+        "tax_id_value",
+    }
+)
 MAX_NAME_LENGTH = 200
 MAX_REFERENCE_LENGTH = 100
 INVALID_VALUE = 4  # Books: "Invalid value passed for <field>"
@@ -157,6 +336,13 @@ def parse_books_time(value: str, data: BooksDataset) -> int:
     return epoch_ms(moment)
 
 
+def _refuse_undocumented(request: Request, documented: frozenset[str]) -> None:
+    """Raise for the first query parameter the endpoint does not document."""
+    for name in request.query_params:
+        if name not in documented and name not in COMMON_PARAMETERS:
+            raise BooksError(400, UNDOCUMENTED_PARAMETER, f"Invalid value passed for {name}")
+
+
 def _int_param(request: Request, name: str, default: int) -> int:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
@@ -252,11 +438,12 @@ class BooksApi:
     async def list_records(self, request: Request) -> Response:
         try:
             entity = self._entity(request)
+            _refuse_undocumented(request, LIST_PARAMETERS[entity] | PAGING_PARAMETERS)
             org = self._organization(request)
             page = _int_param(request, "page", 1)
             per_page = min(_int_param(request, "per_page", DEFAULT_PER_PAGE), MAX_PER_PAGE)
             sort_column = request.query_params.get("sort_column") or "created_time"
-            if sort_column not in SORT_COLUMNS:
+            if sort_column not in SORT_COLUMNS.get(entity, DEFAULT_SORT_COLUMNS):
                 raise BooksError(400, 2, "Invalid value passed for sort_column")
             sort_order = (request.query_params.get("sort_order") or "D").upper()
             if sort_order not in ("A", "D"):
@@ -300,6 +487,7 @@ class BooksApi:
     async def get_record(self, request: Request) -> Response:
         try:
             entity = self._entity(request)
+            _refuse_undocumented(request, frozenset())
             org = self._organization(request)
         except BooksError as error:
             return books_json({"code": error.code, "message": error.message}, error.status)
@@ -324,6 +512,7 @@ class BooksApi:
 
     async def upsert_contact(self, request: Request) -> Response:
         try:
+            _refuse_undocumented(request, frozenset())
             org = self._organization(request)
             api_name = (request.headers.get("x-unique-identifier-key") or "").strip()
             value = (request.headers.get("x-unique-identifier-value") or "").strip()
@@ -332,6 +521,9 @@ class BooksApi:
             if not value:
                 raise _invalid("X-Unique-Identifier-Value")
             body = await _request_body(request)
+            for field in body:
+                if field not in UPSERT_CONTACT_FIELDS:
+                    raise _invalid(field)
             index = org.data.contact_with(api_name, value)
             if index is None and (request.headers.get("x-upsert") or "").lower() != "true":
                 raise BooksError(404, NOT_FOUND, "Contact does not exist.")
@@ -374,6 +566,7 @@ class BooksApi:
         create: Callable[[BooksDataset, dict[str, Any], int], dict],
     ) -> Response:
         try:
+            _refuse_undocumented(request, WRITE_PARAMETERS.get(entity, frozenset()))
             org = self._organization(request)
             fields = validate(org.data, await _request_body(request))
         except BooksError as error:

@@ -68,7 +68,7 @@ FIRST_IDS = {
 # The list filters each entity understands (Books ignores the ones it does not know, and so do we).
 # zcrm_account_id is one List Contacts documents: https://www.zoho.com/books/api/v3/contacts/#list-contacts
 LIST_FILTERS = {
-    "contacts": ("contact_name", "contact_name_contains", "contact_type", "zcrm_account_id"),
+    "contacts": ("contact_name", "contact_name_contains", "zcrm_account_id"),
     "invoices": ("reference_number", "customer_id"),
     "recurringinvoices": ("recurrence_name", "customer_id"),
 }

@@ -6,10 +6,13 @@ Every Books call names its organization (`organization_id`). When none is config
 only one. Taking "the first listed" is a known connector bug (users with a demo or second company
 read an empty ledger), so an ambiguous account is an error that says what to configure.
 
-Windows are read sorted by last_modified_time and re-queried from the cursor (see
-`ascending_window`). Books echoes the sort it applied in `page_context`; if it does not confirm
-last_modified_time ascending, the read falls back to scanning every page and filtering here, which
-is slower but cannot miss a record.
+A modified-time window is read only through what each List endpoint documents. List Invoices and
+List Bills document a `last_modified_time` filter (records modified after it); the other lists
+document none (nor a sort by modification that could stand in for one), so they are read in full
+and filtered here. Either way the pages come in Books' default order, by creation: a record
+edited during the read keeps its place, one created meanwhile lands at the newest end and shifts
+the rest by one (a record read twice is dropped by its id); only a record deleted during the read
+can shift an unread one onto a page already read.
 
 Creating is a POST, which the transport does not retry once Zoho may have acted on it, and Books
 takes no idempotency key: a caller that must not create twice looks its record up first by a key
@@ -23,11 +26,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from zoho_pipelines.zoho.ascending_window import Page, Record, in_window, read_ascending
-from zoho_pipelines.zoho.errors import ZohoAPIError, ZohoInvalidDataError
+from zoho_pipelines.zoho.ascending_window import Record, in_window
+from zoho_pipelines.zoho.errors import ZohoAPIError
 from zoho_pipelines.zoho.transport import ZohoTransport
 from zoho_pipelines.zoho.windows import floor_second, require_aware
 
@@ -49,6 +52,9 @@ ENTITIES: dict[str, tuple[str, str]] = {
     "recurringinvoices": ("recurring_invoice", "recurrence_id"),
 }
 CREATABLE = frozenset({"contacts", "invoices", "recurringinvoices"})
+# The lists that document a `last_modified_time` filter ("modified after the value"):
+# https://www.zoho.com/books/api/v3/invoices/#list-invoices, https://www.zoho.com/books/api/v3/bills/#list-bills
+MODIFIED_TIME_FILTERED = frozenset({"invoices", "bills"})
 
 
 def parse_books_time(value: str) -> datetime:
@@ -105,7 +111,8 @@ class BooksClient:
         return str(chosen[0]["organization_id"])
 
     def get(self, entity: str, record_id: str | int) -> Record:
-        """One record with everything Books shows on its detail page (line items included)."""
+        """One record with everything Books shows on its detail page (line items included); GET
+        /{entity}/{id} with organization_id only (e.g. https://www.zoho.com/books/api/v3/invoices/#get-an-invoice)."""
         key, _ = _entity(entity)
         response = self._transport.request(
             "GET", f"{API}/{entity}/{record_id}", params={"organization_id": self.organization_id}
@@ -161,7 +168,11 @@ class BooksClient:
         return self._record(response, "contacts", "PUT"), response.status_code == 201
 
     def create_invoice(self, invoice: Mapping[str, Any], *, send: bool = False) -> Record:
-        """Create an invoice: a draft, unless `send` mails it to the customer's contact persons."""
+        """Create an invoice: a draft, unless `send` mails it to the customer's contact persons.
+
+        `send` is Create an invoice's documented query parameter; the body's fields are the caller's
+        (https://www.zoho.com/books/api/v3/invoices/#create-an-invoice).
+        """
         return self._create("invoices", invoice, {"send": str(send).lower()})
 
     def create_recurring_invoice(self, profile: Mapping[str, Any]) -> Record:
@@ -206,63 +217,29 @@ class BooksClient:
         _, id_field = _entity(entity)
         start = require_aware(modified_from, "modified_from")
         end = require_aware(modified_to, "modified_to")
-        emitted = False
-        try:
-            for batch in read_ascending(
-                lambda since, page: self._sorted_page(entity, since, page),
-                start=start,
-                end=end,
-                modified=lambda record: parse_books_time(record["last_modified_time"]),
-                record_id=lambda record: str(record[id_field]),
-            ):
-                emitted = True
-                yield batch
-        except _SortNotHonoured as reason:
-            if emitted:  # a scan now would repeat what was already yielded
-                raise ZohoAPIError(
-                    f"Books stopped sorting {entity} mid-read: {reason}", method="GET", path=f"{API}/{entity}"
-                ) from reason
-            yield from self._scan(entity, start, end)
-
-    def _list(self, entity: str, params: dict[str, Any]) -> dict[str, Any]:
-        query = {"organization_id": self.organization_id, "per_page": PER_PAGE, **params}
-        return self._transport.request("GET", f"{API}/{entity}", params=query).json()
-
-    def _sorted_page(self, entity: str, since: datetime, page: int) -> Page:
-        params = {
-            "page": page,
-            "sort_column": "last_modified_time",
-            "sort_order": "A",
-            "last_modified_time": books_time(since),
-        }
-        try:
-            body = self._list(entity, params)
-        except ZohoInvalidDataError as error:
-            # Books answers an unsupported sort with code 2 "Invalid value passed for sort_column".
-            if error.code == "2" and "sort" in error.message:
-                raise _SortNotHonoured(error.message) from error
-            raise
-        context = body.get("page_context") or {}
-        if context.get("sort_column") != "last_modified_time" or context.get("sort_order") != "A":
-            raise _SortNotHonoured(f"page_context sorted by {context.get('sort_column')!r}")
-        return Page(list(body.get(entity) or []), bool(context.get("has_more_page")))
-
-    def _scan(self, entity: str, start: datetime, end: datetime) -> Iterator[list[Record]]:
-        """Every page, filtered here: the fallback when Books will not sort by modification."""
+        params: dict[str, Any] = {}
+        if entity in MODIFIED_TIME_FILTERED:
+            # A second earlier: whether Books compares "after" or "at or after", `start` is in.
+            params["last_modified_time"] = books_time(start - timedelta(seconds=1))
+        seen: set[str] = set()
         page = 1
         while True:
-            body = self._list(entity, {"page": page})
+            body = self._list(entity, {**params, "page": page})
             rows = [
                 record
                 for record in body.get(entity) or []
                 if in_window(parse_books_time(record["last_modified_time"]), start, end)
+                and str(record[id_field]) not in seen
             ]
+            seen.update(str(record[id_field]) for record in rows)
             if rows:
                 yield rows
             if not (body.get("page_context") or {}).get("has_more_page"):
                 return
             page += 1
 
-
-class _SortNotHonoured(Exception):
-    """Books would not list this entity by last_modified_time ascending."""
+    def _list(self, entity: str, params: dict[str, Any]) -> dict[str, Any]:
+        """One page of a List endpoint: organization_id, page and per_page (at most 200) are what
+        every Books list takes (https://www.zoho.com/books/api/v3/introduction/#pagination)."""
+        query = {"organization_id": self.organization_id, "per_page": PER_PAGE, **params}
+        return self._transport.request("GET", f"{API}/{entity}", params=query).json()

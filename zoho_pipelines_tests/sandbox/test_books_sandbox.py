@@ -61,6 +61,47 @@ def org_id(api: httpx.Client) -> str:
     return next(org["organization_id"] for org in organizations if org["is_default_org"])
 
 
+def list_contacts(books: httpx.Client) -> list[dict]:
+    """Every contact of the `books` client's organization, newest first."""
+    return list_all(books, "contacts", {})
+
+
+@pytest.mark.parametrize(
+    ("entity", "undocumented"),
+    [
+        ("invoices", {"sort_order": "A"}),  # List Invoices documents no sort_order
+        ("invoices", {"sort_column": "last_modified_time"}),  # nor this sort column
+        ("contacts", {"last_modified_time": "2026-11-20T00:00:00+0000"}),  # a contacts filter it lacks
+        ("contacts", {"contact_type": "customer"}),
+        ("items", {"modified_since": "2026-11-20"}),
+    ],
+)
+def test_undocumented_list_parameters_are_refused(
+    api: httpx.Client, org_id: str, entity: str, undocumented: dict
+) -> None:
+    response = api.get(f"/books/v3/{entity}", params={"organization_id": org_id, **undocumented})
+    assert response.status_code == 400
+    (name,) = undocumented
+    assert response.json() == {"code": 2, "message": f"Invalid value passed for {name}"}
+
+
+def test_undocumented_write_parameters_and_upsert_fields_are_refused(api: httpx.Client, org_id: str) -> None:
+    invoice = api.post("/books/v3/invoices", params={"organization_id": org_id, "draft": "true"}, json={})
+    assert invoice.json() == {"code": 2, "message": "Invalid value passed for draft"}
+    upsert = api.put(
+        "/books/v3/contacts",
+        params={"organization_id": org_id},
+        headers={
+            "X-Unique-Identifier-Key": "cf_crm_account_id",
+            "X-Unique-Identifier-Value": "1",
+            "X-Upsert": "true",
+        },
+        json={"contact_name": "Undocumented Field Ltd", "zcrm_account_id": "1"},
+    )
+    assert upsert.status_code == 400
+    assert upsert.json() == {"code": 4, "message": "Invalid value passed for zcrm_account_id"}
+
+
 def list_all(api: httpx.Client, entity: str, params: dict) -> list[dict]:
     rows, page = [], 1
     while True:
@@ -114,20 +155,14 @@ def test_per_page_is_capped_at_200(api: httpx.Client, org_id: str) -> None:
     assert bad.json()["code"] == 2
 
 
-def test_last_modified_time_filters_and_sorts(api: httpx.Client, org_id: str, truth: BooksDataset) -> None:
+def test_last_modified_time_filters_invoices(api: httpx.Client, org_id: str, truth: BooksDataset) -> None:
     since = (ANCHOR - timedelta(days=9, hours=5)).astimezone(truth.zone)
     rows = list_all(
-        api,
-        "invoices",
-        {
-            "organization_id": org_id,
-            "sort_column": "last_modified_time",
-            "sort_order": "A",
-            "last_modified_time": since.strftime(BOOKS_TIME_FORMAT),
-        },
+        api, "invoices", {"organization_id": org_id, "last_modified_time": since.strftime(BOOKS_TIME_FORMAT)}
     )
     times = [datetime.strptime(row["last_modified_time"], BOOKS_TIME_FORMAT) for row in rows]
-    assert times == sorted(times)
+    created = [datetime.strptime(row["created_time"], BOOKS_TIME_FORMAT) for row in rows]
+    assert created == sorted(created, reverse=True)  # Books' default order: newest first
     assert all(moment >= since for moment in times)
     expected = int((truth.timelines["invoices"].modified_ms >= epoch_ms(since)).sum())
     assert len(rows) == expected > 200  # more than one page
@@ -202,7 +237,7 @@ def test_bills_belong_to_vendors(api: httpx.Client, org_id: str) -> None:
 
 def test_same_seed_serves_identical_pages(running: RunningSandbox, api: httpx.Client, org_id: str) -> None:
     config = SandboxConfig(seed=11, records_per_module=RECORDS, anchor=ANCHOR)
-    params = {"organization_id": org_id, "page": 2, "sort_column": "last_modified_time", "sort_order": "A"}
+    params = {"organization_id": org_id, "page": 2, "sort_column": "created_time"}
     with start_sandbox(config) as twin, api_client(twin) as twin_api:
         assert (
             twin_api.get("/books/v3/invoices", params=params).content
@@ -289,15 +324,8 @@ def test_a_created_contact_is_kept_listed_and_found_by_name(books: httpx.Client)
     newest = books.get("/books/v3/contacts", params={"per_page": 5}).json()["contacts"]
     assert newest[0]["contact_id"] == contact["contact_id"]  # created_time descending, like Books
     assert "contact_persons" not in newest[0]
-    since = books.get(
-        "/books/v3/contacts",
-        params={
-            "sort_column": "last_modified_time",
-            "sort_order": "A",
-            "last_modified_time": contact["created_time"],
-        },
-    ).json()["contacts"]
-    assert contact["contact_id"] in [row["contact_id"] for row in since]
+    by_modification = books.get("/books/v3/contacts", params={"sort_column": "last_modified_time"}).json()
+    assert by_modification["contacts"][0]["contact_id"] == contact["contact_id"]  # the newest edit first
 
 
 def test_contact_names_are_unique_as_in_books(books: httpx.Client) -> None:
@@ -305,10 +333,8 @@ def test_contact_names_are_unique_as_in_books(books: httpx.Client) -> None:
     again = books.post("/books/v3/contacts", json={"contact_name": "unique name gmbh"})
     assert again.status_code == 400
     assert again.json()["code"] == 3062
-    generated = books.get(
-        "/books/v3/contacts", params={"per_page": 1, "sort_column": "created_time", "sort_order": "A"}
-    )
-    taken = generated.json()["contacts"][0]["contact_name"]
+    generated = list_contacts(books)[-1]  # the oldest: one the sandbox generated
+    taken = generated["contact_name"]
     assert books.post("/books/v3/contacts", json={"contact_name": taken}).json()["code"] == 3062
 
 
@@ -437,9 +463,9 @@ def test_books_does_not_deduplicate_invoices_and_neither_does_the_sandbox(books:
     ],
 )
 def test_invalid_invoices_are_refused(books: httpx.Client, change: dict, field: str) -> None:
-    customers = books.get("/books/v3/contacts", params={"contact_type": "customer", "per_page": 1}).json()
+    customer = next(row for row in list_contacts(books) if row["contact_type"] == "customer")
     body = {
-        "customer_id": customers["contacts"][0]["contact_id"],
+        "customer_id": customer["contact_id"],
         "line_items": [{"name": "x", "rate": 1}],
         **change,
     }
@@ -449,10 +475,7 @@ def test_invalid_invoices_are_refused(books: httpx.Client, change: dict, field: 
 
 
 def test_a_vendor_cannot_be_invoiced(books: httpx.Client) -> None:
-    vendor = books.get("/books/v3/contacts", params={"contact_type": "vendor", "per_page": 1}).json()[
-        "contacts"
-    ][0]
-    assert vendor["contact_type"] == "vendor"
+    vendor = next(row for row in list_contacts(books) if row["contact_type"] == "vendor")
     body = {"customer_id": vendor["contact_id"], "line_items": [{"name": "x", "rate": 1}]}
     assert books.post("/books/v3/invoices", json=body).json()["code"] == 4
 

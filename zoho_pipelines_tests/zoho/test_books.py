@@ -110,6 +110,18 @@ def test_paging_costs_about_one_call_per_200_records(transport: ZohoTransport, t
     assert calls <= len(ids) // 190 + 2
 
 
+def test_an_invoice_window_reads_only_the_pages_its_modified_time_filter_leaves(
+    transport: ZohoTransport, truth: BooksDataset
+) -> None:
+    client = BooksClient(transport)
+    assert client.organization_id
+    start, end = ANCHOR - timedelta(days=2), ANCHOR + timedelta(hours=1)
+    before = transport.stats.snapshot()["calls"]
+    assert read_ids(client, "invoices", start, end) == expected_ids(truth, "invoices", start, end)
+    calls = transport.stats.snapshot()["calls"] - before
+    assert calls < int(np.ceil(len(truth.timelines["invoices"]) / 200))  # not a full scan
+
+
 def test_get_returns_the_detail_with_line_items(transport: ZohoTransport, truth: BooksDataset) -> None:
     client = BooksClient(transport)
     invoice_id = str(int(truth.timelines["invoices"].ids[5]))
@@ -135,7 +147,7 @@ def test_naive_window_bounds_are_refused(transport: ZohoTransport) -> None:
 
 @pytest.fixture
 def unsorted_books(running: RunningSandbox, truth: BooksDataset) -> Iterator[str]:
-    """A Books server whose lists ignore last_modified_time (served on its own loopback port)."""
+    """A Books server whose lists ignore the last_modified_time filter (on its own loopback port)."""
     assert running.state is not None
     organizations = organizations_for(running.state.config, running.state.crm)
     app = Starlette(routes=BooksApi(organizations, "UTC", modified_time_listing=False).routes())
@@ -153,7 +165,7 @@ def unsorted_books(running: RunningSandbox, truth: BooksDataset) -> Iterator[str
     thread.join(10)
 
 
-def test_falls_back_to_a_full_scan_when_books_will_not_sort(
+def test_a_books_that_ignores_the_modified_time_filter_still_yields_the_exact_window(
     running: RunningSandbox, unsorted_books: str, truth: BooksDataset
 ) -> None:
     settings = load_settings(**running.env())
@@ -284,10 +296,19 @@ def test_upsert_by_a_unique_custom_field_creates_once_then_finds(
 def test_search_pages_through_every_match(writer: tuple[RunningSandbox, BooksClient]) -> None:
     sandbox, client = writer
     assert sandbox.state is not None
-    customers = client.search("contacts", {"contact_type": "customer"})
+    contacts = client.search("contacts", {})
+    customers = [row for row in contacts if row["contact_type"] == "customer"]
     assert len(customers) == len(sandbox.state.crm.ids("Accounts")) > 0
-    assert all(row["contact_type"] == "customer" for row in customers)
     assert client.search("invoices", {"reference_number": "no-such-reference"}) == []
+
+
+def test_a_filter_books_does_not_document_is_refused(writer: tuple[RunningSandbox, BooksClient]) -> None:
+    """List Contacts documents no contact_type filter: the sandbox refuses it as Books would not
+    apply it, so a client relying on it fails here instead of reading every contact."""
+    _, client = writer
+    with pytest.raises(ZohoInvalidDataError, match="contact_type") as raised:
+        client.search("contacts", {"contact_type": "customer"})
+    assert (raised.value.status, raised.value.code) == (400, "2")
 
 
 def test_a_refused_write_raises_with_books_code(writer: tuple[RunningSandbox, BooksClient]) -> None:
