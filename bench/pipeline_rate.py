@@ -17,6 +17,11 @@ partition) and `load_partition` (partition -> DuckDB merge), both timed. The par
 against the sandbox's ground truth. Memory is this process's RSS (the sandbox excluded): before
 the run, and the high-water mark after the sync (Zoho -> Parquet) and after the load (DuckDB,
 whose own memory_limit can be set with `--warehouse-options memory_limit=1GB`).
+
+CPU per record is the steadier figure on a shared machine: records/s falls when other work takes
+the cores, CPU seconds per record hardly moves. `CPU us/rec` is this process's user + system CPU
+over the sync (every thread), `sandbox CPU us/rec` the sandbox process's over the same span (it
+plays Zoho's servers, which a real org runs elsewhere; on 2 cores the two compete).
 """
 
 from __future__ import annotations

@@ -29,9 +29,13 @@ class ModuleSource:
     spec: ModuleSpec
 
     def field_metadata(self) -> Sequence[Mapping[str, Any]]:
-        """Zoho's current field metadata: CRM describes itself; Books and Projects come from the catalog."""
+        """Zoho's current field metadata: CRM describes itself; Books and Projects come from the catalog.
+
+        CRM's is read through the client's lookup namer, which caches it for the COQL reads that
+        follow: the schema and the selects then agree, and a sync makes one metadata call, not two.
+        """
         if self.spec.app == "crm":
-            return self.client.crm.fields(self.spec.api_name)
+            return self.client.crm.lookup_names.field_metadata(self.spec.api_name)
         return self.spec.fields
 
     def records(self, fields: Sequence[str], start: datetime, end: datetime) -> Iterator[list[Record]]:
