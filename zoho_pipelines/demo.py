@@ -139,11 +139,11 @@ def run_demo(
     chosen_port = sandbox_port(port)
     if chosen_port != port:
         console.print(f"Port {port} is in use (the README's background sandbox?): using a free port instead.")
-    console.print(f"[bold]zoho_pipelines demo[/]: sandbox with {records:,} records per CRM module")
     config = SandboxConfig(port=chosen_port, records_per_module=records, latency_ms=latency_ms, anchor=anchor)
     with start_sandbox(config, subprocess=True) as sandbox:
         os.environ.update({**sandbox.env(), "DAGSTER_HOME": str(dagster_home)})
         specs = checked_modules(load_settings())
+        console.print(f"[bold]zoho_pipelines demo[/]: sandbox with {records:,} records per CRM module")
         env = {
             **sandbox.env(),
             "DAGSTER_HOME": str(dagster_home),

@@ -153,6 +153,15 @@ def test_an_unknown_crm_module_is_caught_against_the_orgs_module_list(
     assert checked.stdout.strip() == "configuration ok; modules: crm:deals, crm:leads"
 
 
+def test_the_demo_with_an_unknown_crm_module_prints_one_line_and_runs_nothing(
+    cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    """The issue's case: once ~1,000 lines and 7 failed runs; now the org's module list, one line."""
+    line = one_line(cli("demo", "--records", "200", "--port", "0", ZOHO_MODULES="crm:nosuch"))
+    assert line.startswith("zoho-pipelines: ZOHO_MODULES: this Zoho org has no CRM module crm:nosuch (fix ")
+    assert not (tmp_path / "home" / "dagster" / "history").exists(), "no run was recorded"
+
+
 def test_an_explicit_port_in_use_is_one_line_saying_what_to_do(cli: Callable[..., Any]) -> None:
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
