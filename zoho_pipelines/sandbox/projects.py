@@ -1,9 +1,8 @@
 """Zoho Projects endpoints of the sandbox (the `restapi` generation): portals, projects and tasks
 listed with index/range, 204 past the end, and project creation.
 
-`GET /restapi/portal/{portal}/tasks/` (every task of the portal, filterable on last_modified_time)
-is a sandbox convenience in the spirit of the v3 API's portal-wide task listing: `restapi` only
-lists tasks project by project.
+Each listing takes only the query parameters Projects documents for it (`LIST_PARAMETERS`, pages
+cited there); tasks are listed project by project, as `restapi` documents, never portal-wide.
 """
 
 from __future__ import annotations
@@ -25,6 +24,25 @@ MAX_RANGE = 200
 DEFAULT_RANGE = 100
 SORT_COLUMNS = ("created_time", "last_modified_time")
 SORT_ORDERS = ("ascending", "descending")
+LIST_PARAMETERS = {
+    # "All Projects": https://www.zoho.com/projects/help/rest-api/projects-api.html
+    "projects": frozenset(
+        {
+            "index",
+            "range",
+            "status",
+            "sort_column",
+            "sort_order",
+            "last_modified_time",
+            "reverse_order",
+            "json_string",
+        }
+    ),
+    # "All Tasks" of a project: https://www.zoho.com/projects/help/rest-api/tasks-api.html
+    "tasks": frozenset({"index", "range", "owner", "status", "time", "priority", "tasklist_id"}),
+    # "Project Details", "Task Details": no parameters.
+    "details": frozenset(),
+}
 
 
 class ProjectsError(Exception):
@@ -48,6 +66,14 @@ def _not_found() -> ProjectsError:
 
 def _bad_parameter(name: str) -> ProjectsError:
     return ProjectsError(400, 6832, f"Input Parameter Does not Match the Pattern Specified: {name}")
+
+
+def _refuse_undocumented(request: Request, listing: str) -> None:
+    """Projects documents no answer to a parameter it does not list; the sandbox gives its
+    documented answer to a malformed one (6832), a choice of ours."""
+    for name in request.query_params:
+        if name not in LIST_PARAMETERS[listing]:
+            raise _bad_parameter(name)
 
 
 def _int_param(request: Request, name: str, default: int | None, minimum: int) -> int | None:
@@ -82,17 +108,11 @@ def _base_url(request: Request) -> str:
 
 
 class ProjectsApi:
-    """The handlers, bound to the portal's data set.
+    """The handlers, bound to the portal's data set."""
 
-    `portal_task_listing=False` serves tasks project by project only, exactly as `restapi` does.
-    """
-
-    def __init__(
-        self, data: ProjectsDataset, *, clock: Clock = SYSTEM_CLOCK, portal_task_listing: bool = True
-    ) -> None:
+    def __init__(self, data: ProjectsDataset, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.data = data
         self.clock = clock
-        self.portal_task_listing = portal_task_listing
 
     def routes(self) -> list[BaseRoute]:
         routes = [
@@ -103,8 +123,6 @@ class ProjectsApi:
             Route("/portal/{portal_id}/projects/{project_id}/tasks/", self.list_project_tasks),
             Route("/portal/{portal_id}/projects/{project_id}/tasks/{task_id}/", self.get_task),
         ]
-        if self.portal_task_listing:
-            routes.append(Route("/portal/{portal_id}/tasks/", self.list_portal_tasks))
         return [Mount("/restapi", routes=routes)]
 
     def _check_portal(self, request: Request) -> None:
@@ -141,6 +159,7 @@ class ProjectsApi:
 
     async def list_projects(self, request: Request) -> Response:
         try:
+            _refuse_undocumented(request, "projects")
             self._check_portal(request)
             status = request.query_params.get("status")
             if status not in (None, "", "active", "archived", "template"):
@@ -159,6 +178,7 @@ class ProjectsApi:
 
     async def get_project(self, request: Request) -> Response:
         try:
+            _refuse_undocumented(request, "details")
             index = self._project_index(request)
         except ProjectsError as error:
             return error.response()
@@ -178,17 +198,9 @@ class ProjectsApi:
 
     async def list_project_tasks(self, request: Request) -> Response:
         try:
+            _refuse_undocumented(request, "tasks")
             index = self._project_index(request)
             window = _page(request, np.sort(self.data.project_tasks(index)))
-        except ProjectsError as error:
-            return error.response()
-        base = _base_url(request)
-        return self._listing("tasks", [self.data.render_task(int(i), base) for i in window])
-
-    async def list_portal_tasks(self, request: Request) -> Response:
-        try:
-            self._check_portal(request)
-            window = _page(request, self._modified_order(request, self.data.tasks))
         except ProjectsError as error:
             return error.response()
         base = _base_url(request)

@@ -5,11 +5,14 @@ Projects lives on its own host (projectsapi.zoho.<dc>, or the sandbox's single o
 are built from `projects_url`, not the CRM API domain. Listings page with `index` (1-based) and
 `range` (at most 200) and answer 204 past the end.
 
-Projects are listed sorted by last_modified_time from the window's start, which Projects documents,
-so a window is read with the cursor re-query of `ascending_window`. Tasks have no documented
-modified-time filter per project: a project's tasks are read in full and filtered here. The
-portal-wide task listing (`/portal/{id}/tasks/`) is used when it exists and replaced by a walk
-over every project when it answers 404.
+Projects are listed sorted by last_modified_time from the window's start, which "All Projects"
+documents (index, range, status, sort_column created_time/last_modified_time, sort_order
+ascending/descending, last_modified_time in ms: https://www.zoho.com/projects/help/rest-api/projects-api.html),
+so a window is read with the cursor re-query of `ascending_window`. Tasks are listed only project
+by project ("All Tasks": index, range, owner, status, time, priority, tasklist_id:
+https://www.zoho.com/projects/help/rest-api/tasks-api.html), with no modified-time filter or sort,
+so a task window reads every project's tasks and filters here; `restapi` documents no
+portal-wide task listing.
 
 Zoho Projects keeps no uniqueness of its own on a custom field, and its project listing filters
 only by status, time and group/assignee (https://www.zoho.com/projects/help/rest-api/projects-api.html,
@@ -168,28 +171,14 @@ class ProjectsClient:
     def iter_tasks(
         self, project_id: str | int | None, modified_from: datetime, modified_to: datetime
     ) -> Iterator[list[Record]]:
-        """Batches of the tasks last updated in [from, to): of one project, or of the whole portal."""
+        """Batches of the tasks last updated in [from, to): of one project, or of every project."""
         start = require_aware(modified_from, "modified_from")
         end = require_aware(modified_to, "modified_to")
         if project_id is not None:
             yield from self._project_tasks(str(project_id), start, end)
             return
-        url = f"{self._portal}/tasks/"
-        emitted = False
-        try:
-            for batch in read_ascending(
-                lambda since, page: self._sorted_page(url, "tasks", since, page),
-                start=start,
-                end=end,
-                modified=task_modified,
-                record_id=_record_id,
-            ):
-                emitted = True
-                yield batch
-        except ZohoNotFoundError:
-            if emitted:
-                raise
-            for projects in self._all(f"{self._portal}/projects/", "projects"):
+        for status in PROJECT_STATUSES:
+            for projects in self.iter_all_projects(status):
                 for project in projects:
                     yield from self._project_tasks(_record_id(project), start, end)
 

@@ -140,16 +140,29 @@ def test_each_projects_tasks_and_204_for_none(api: httpx.Client, portal: str, tr
         assert empty.status_code == 204
 
 
-def test_portal_tasks_cover_every_task(api: httpx.Client, portal: str, truth: ProjectsDataset) -> None:
-    since_ms = int((ANCHOR - timedelta(days=3)).timestamp() * 1000)
-    rows = list_all(
-        api,
-        f"/restapi/portal/{portal}/tasks/",
-        {"last_modified_time": since_ms, "sort_column": "last_modified_time", "sort_order": "ascending"},
-    )
-    expected = truth.tasks.ids[truth.tasks.modified_ms >= since_ms]
-    assert sorted(row["id"] for row in rows) == sorted(int(value) for value in expected)
-    assert len(rows) > 200
+@pytest.mark.parametrize(
+    ("path", "undocumented"),
+    [
+        ("projects/", {"modified_since": "1"}),
+        ("projects/{project}/tasks/", {"last_modified_time": "1"}),  # All Tasks documents no such filter
+        ("projects/{project}/tasks/", {"sort_column": "last_modified_time"}),
+        ("projects/{project}/", {"index": "1"}),
+    ],
+)
+def test_undocumented_parameters_are_refused(
+    api: httpx.Client, portal: str, truth: ProjectsDataset, path: str, undocumented: dict
+) -> None:
+    url = f"/restapi/portal/{portal}/" + path.format(project=int(truth.projects.ids[0]))
+    response = api.get(url, params=undocumented)
+    assert response.status_code == 400
+    (name,) = undocumented
+    assert response.json() == {
+        "error": {"code": 6832, "message": f"Input Parameter Does not Match the Pattern Specified: {name}"}
+    }
+
+
+def test_tasks_are_listed_project_by_project_only(api: httpx.Client, portal: str) -> None:
+    assert api.get(f"/restapi/portal/{portal}/tasks/").status_code == 404  # restapi documents none
 
 
 def test_unknown_portal_project_or_task_is_404(

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
-import uvicorn
-from starlette.applications import Starlette
 
 from zoho_pipelines.clock import ManualClock
 from zoho_pipelines.sandbox.lazy_records import Timeline, epoch_ms
-from zoho_pipelines.sandbox.projects import ProjectsApi, dataset_for
+from zoho_pipelines.sandbox.projects import dataset_for
 from zoho_pipelines.sandbox.projects_data import ProjectsDataset
 from zoho_pipelines.sandbox.server import RunningSandbox, SandboxConfig, start_sandbox
 from zoho_pipelines.settings import load_settings
@@ -101,34 +96,6 @@ def test_one_projects_task_window(
     start, end = HISTORY_START, ANCHOR - timedelta(days=2)
     read = ids(client.iter_tasks(int(truth.projects.ids[project]), start, end))
     assert read == expected(truth.tasks, start, end, truth.project_tasks(project))
-
-
-@pytest.fixture
-def restapi_only(running: RunningSandbox) -> Iterator[str]:
-    """The same portal served without the portal-wide task listing, as Zoho's restapi is."""
-    assert running.state is not None
-    data = dataset_for(running.state.config, running.state.crm)
-    app = Starlette(routes=ProjectsApi(data, portal_task_listing=False).routes())
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        thread.join(0.01)
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(10)
-
-
-def test_walks_every_project_when_there_is_no_portal_task_listing(
-    transport: ZohoTransport, restapi_only: str, truth: ProjectsDataset
-) -> None:
-    client = ProjectsClient(transport, restapi_only)
-    start, end = ANCHOR - timedelta(days=2), ANCHOR
-    assert ids(client.iter_tasks(None, start, end)) == expected(truth.tasks, start, end)
 
 
 def test_a_project_is_found_by_its_external_key_whatever_its_age_and_page(sandbox_factory) -> None:
