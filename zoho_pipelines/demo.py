@@ -200,7 +200,7 @@ def _materialize(console: Console, sandbox_url: str, days: list[date], warehouse
                 run_config=QUIET_RUN_CONFIG,
                 raise_on_error=False,
             )
-            failures += sum(_tally(result, key, tallies[key]) for key in lake_keys)
+            failures += sum(tally_day(result, key, tallies[key]) for key in lake_keys)
             progress.advance(task)
     with closing(open_warehouse(warehouse_url)) as warehouse:
         console.print(_summary(warehouse, tallies))
@@ -212,7 +212,7 @@ def _warehouse_key(lake_key: dg.AssetKey) -> dg.AssetKey:
     return dg.AssetKey(["warehouse", *lake_key.path[1:]])
 
 
-def _tally(result: dg.ExecuteInProcessResult, lake_key: dg.AssetKey, tally: ModuleTally) -> int:
+def tally_day(result: dg.ExecuteInProcessResult, lake_key: dg.AssetKey, tally: ModuleTally) -> int:
     """Add one module's share of a day's run to its tally; 1 if the module failed that day."""
     materialized = set()
     for event in result.get_asset_materialization_events():

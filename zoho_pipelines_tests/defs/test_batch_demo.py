@@ -25,9 +25,10 @@ from rich.console import Console
 
 from zoho_pipelines.catalog import CatalogError
 from zoho_pipelines.clock import ManualClock
-from zoho_pipelines.demo import DEMO_DAYS, demo_days, run_demo
+from zoho_pipelines.demo import DEMO_DAYS, ModuleTally, demo_days, run_demo, tally_day
 from zoho_pipelines.demo_port import DEFAULT_PORT
 from zoho_pipelines.lake import LocalLake
+from zoho_pipelines.pipeline.checks import ID_CHECK, UNFITTED_CHECK
 from zoho_pipelines.sandbox.server import SandboxConfig
 from zoho_pipelines.warehouse import TableRef, open_warehouse
 
@@ -216,3 +217,34 @@ def test_an_unknown_crm_module_stops_the_demo_before_any_run(
         demo(records=200)
     with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
         assert instance.get_runs() == []
+
+
+@pytest.mark.parametrize(
+    ("check", "severity", "counted_as_failure", "outcome"),
+    [
+        (UNFITTED_CHECK, dg.AssetCheckSeverity.WARN, 0, f"passed, WARN {UNFITTED_CHECK}"),
+        (ID_CHECK, dg.AssetCheckSeverity.ERROR, 1, f"FAILED: {ID_CHECK}"),
+    ],
+)
+def test_a_warn_check_is_reported_but_not_a_failure(
+    check: str, severity: dg.AssetCheckSeverity, counted_as_failure: int, outcome: str
+) -> None:
+    """values_fit_their_columns warns (the values are kept in _unfitted) and the run succeeds."""
+    lake_key = dg.AssetKey(["lake", "crm", "deals"])
+
+    @dg.asset(key=lake_key, check_specs=[dg.AssetCheckSpec(check, asset=lake_key)])
+    def lake() -> dg.MaterializeResult:
+        return dg.MaterializeResult(
+            metadata={"records": 5, "api_calls": 2, "api_credits": 3},
+            check_results=[dg.AssetCheckResult(check_name=check, passed=False, severity=severity)],
+        )
+
+    @dg.asset(key=dg.AssetKey(["warehouse", "crm", "deals"]), deps=[lake_key])
+    def warehouse() -> None:
+        return None
+
+    result = dg.materialize([lake, warehouse], raise_on_error=False)
+    tally = ModuleTally()
+    assert tally_day(result, lake_key, tally) == counted_as_failure
+    assert (tally.records, tally.api_calls, tally.api_credits) == (5, 2, 3)
+    assert tally.outcome == outcome
