@@ -15,6 +15,10 @@ ensure_uv() {
     fi
     UV="$UV_TOOLS_DIR/bin/uv"
     if [ ! -x "$UV" ]; then
+        if ! "$PYTHON" -c "import ensurepip" 2>/dev/null; then
+            echo "$PYTHON cannot create a venv: install Debian's python3-venv (or set PYTHON=...)." >&2
+            return 1
+        fi
         echo "installing uv ${UV_VERSION} from PyPI into ${UV_TOOLS_DIR}" >&2
         "$PYTHON" -m venv "$UV_TOOLS_DIR"
         "$UV_TOOLS_DIR/bin/python" -m pip install --quiet --disable-pip-version-check "uv==${UV_VERSION}"
@@ -26,6 +30,9 @@ ensure_uv() {
 # the demo after the tests does not uninstall the test tools. Arguments: extras, e.g. `--extra dev`.
 _sync_venv() {
     ensure_uv
+    if [ ! -x .venv/bin/python ]; then
+        echo "setting up .venv from uv.lock (the first time only)" >&2
+    fi
     "$UV" sync --frozen --inexact --quiet --python "$PYTHON" "$@"
 }
 
