@@ -207,6 +207,9 @@ class ProjectsClient:
         once looks first (`find_by_external_key`), and the POST is never retried blindly (the
         transport retries it only when Zoho surely did not receive it).
         """
+        # "Create a Project" (https://www.zoho.com/projects/help/rest-api/projects-api.html): a form
+        # with name (required), description, owner, start_date and end_date (MM-DD-YYYY); custom
+        # fields go by their column name (UDF_CHAR1...), as "Get Project Custom Fields" lists them.
         form: dict[str, str] = {"name": name}
         optional = {
             "description": description,
