@@ -7,14 +7,16 @@ import threading
 
 import pytest
 
-from zoho_pipelines.gc_tuning import PAGE_WORK_THRESHOLD, fewer_gc_passes
+from zoho_pipelines.gc_tuning import PAGE_WORK_THRESHOLDS, fewer_gc_passes
+
+YOUNG, MIDDLE = PAGE_WORK_THRESHOLDS
 
 
 def test_thresholds_are_raised_inside_and_restored_after() -> None:
     before = gc.get_threshold()
     with fewer_gc_passes():
         inside = gc.get_threshold()
-    assert inside == (max(PAGE_WORK_THRESHOLD, before[0]), *before[1:])
+    assert inside == (max(YOUNG, before[0]), MIDDLE, before[2])
     assert gc.get_threshold() == before
 
 
@@ -32,7 +34,7 @@ def test_overlapping_blocks_restore_only_when_the_last_one_leaves() -> None:
         thread.start()
         entered.wait()
     try:
-        assert gc.get_threshold()[0] == max(PAGE_WORK_THRESHOLD, before[0])  # the thread still runs
+        assert gc.get_threshold()[:2] == (max(YOUNG, before[0]), MIDDLE)  # the thread still runs
     finally:
         release.set()
         thread.join()
