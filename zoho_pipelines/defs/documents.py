@@ -40,6 +40,9 @@ from zoho_pipelines.warehouse import ArrowLoadingWarehouse, SqlWarehouse
 
 MODULE = "Deals"
 DEALS_LAKE = dg.AssetKey(["lake", "crm", "deals"])
+# A document hangs off a Deal, not off one day of Deals: each document partition depends on the
+# module as a whole (a dynamic partition has no daily partition to map to).
+DEALS_LAKE_AS_A_WHOLE = dg.AssetDep(DEALS_LAKE, partition_mapping=dg.AllPartitionMapping())
 EXTRACTIONS = dg.AssetKey(["documents", "crm", "deals", "extractions"])
 WRITEBACKS = dg.AssetKey(["documents", "crm", "deals", "writebacks"])
 DOCUMENT_PARTITIONS = dg.DynamicPartitionsDefinition(name="zoho_crm_deals_documents")
@@ -74,7 +77,7 @@ def _staging(lake: LakeResource, warehouse: SqlWarehouse) -> Lake | None:
 
 @dg.asset(
     key=EXTRACTIONS,
-    deps=[DEALS_LAKE],
+    deps=[DEALS_LAKE_AS_A_WHOLE],
     group_name=GROUP,
     partitions_def=DOCUMENT_PARTITIONS,
     kinds={"zoho", "textract", "table"},
