@@ -54,8 +54,15 @@ DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0, pool=120.0)
 
 
 def json_body(response: httpx.Response) -> Any:
-    """The decoded body, `{}` when empty (204); orjson, because decoding is the client's main CPU cost."""
-    return orjson.loads(response.content) if response.content else {}
+    """The decoded body, `{}` when empty (204); orjson, because decoding is the client's main CPU cost.
+
+    The body has been read whole, so the response's stream is swapped for an empty one: httpx's
+    Response and its stream refer to each other, and that cycle would keep the body (2 MB for a
+    COQL page) alive until the cyclic collector runs, rather than until the caller drops it.
+    """
+    body = orjson.loads(response.content) if response.content else {}
+    response.stream = httpx.ByteStream(b"")
+    return body
 
 
 def _never_reached_server(error: ZohoConnectionError) -> bool:

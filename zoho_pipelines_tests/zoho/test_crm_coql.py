@@ -1,12 +1,15 @@
 """COQL paging and pricing against a scripted COQL endpoint over real loopback HTTP."""
 
+import gc
 import json
+import weakref
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from zoho_pipelines.zoho.crm import CrmClient
 from zoho_pipelines.zoho.crm_coql import all_of, coql_credits, window_query
+from zoho_pipelines.zoho.transport import json_body
 from zoho_pipelines_tests.zoho.crm_listing import CrmListing
 from zoho_pipelines_tests.zoho.scripted_server import Canned, ScriptedZoho, SeenRequest, transport_for
 
@@ -199,3 +202,20 @@ def test_a_read_keeps_to_coqls_limits_and_still_returns_every_field_named() -> N
     assert [query.split(" from ")[0].count(".") for query in module.queries] == [15, 5]
     assert "'External'" in module.queries[0]
     assert by_id_reads == ["Photos"]  # the image upload, through the records API
+
+
+def test_a_decoded_page_is_freed_when_dropped_not_when_the_collector_runs(server):
+    """httpx's Response and its stream refer to each other; json_body breaks that cycle, so a 2 MB
+    COQL body goes when its page does (a sync runs the cyclic collector seldom, see gc_tuning)."""
+    server.enqueue(Canned(200, {"data": [{"id": "1"}], "info": {"more_records": False}}))
+    with transport_for(server) as transport:
+        response = transport.request("POST", "/crm/v8/coql", json={"select_query": "q"}, idempotent=True)
+        dropped = weakref.ref(response)
+        gc.disable()
+        try:
+            assert json_body(response) == {"data": [{"id": "1"}], "info": {"more_records": False}}
+            assert response.json()["data"] == [{"id": "1"}]  # the body stays readable
+            del response
+            assert dropped() is None
+        finally:
+            gc.enable()
