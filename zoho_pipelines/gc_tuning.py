@@ -5,9 +5,10 @@ CPython's default threshold (a young collection every 700 new containers) the co
 them again and again as they age, up to full collections of the whole heap: a third of a sync's
 CPU on the bench's 100,000-record day (issue 10), and a third of the sandbox's for a COQL page.
 Reference counting still frees every page as soon as it is dropped. Reference cycles wait for a
-pass, and one kind is large: httpx's Response and its stream refer to each other, so every 2 MB
-COQL body lives until the collector runs. The middle generation is therefore collected every
-second young pass (CPython's default is every tenth), which frees them within a few pages.
+pass, and some are large: httpx's Response and its stream refer to each other, so a body lives
+until the collector runs (`zoho.transport.json_body` breaks that cycle for the bodies it decodes).
+The middle generation is collected every second young pass (CPython's default is every tenth),
+so what cycles remain are freed within a few pages.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ PAGE_WORK_THRESHOLDS = (20_000, 2)
 """New containers per young collection, and young collections per middle one, while page work
 runs (CPython's defaults are 700 and 10): about a page's worth of dicts per pass. Measured on the
 bench's pages (decode and normalise, 15 pages in flight): 17.7 us/record at the defaults, 9.5 here,
-9.9 at 100,000 and 10 (whose held response bodies cost ~50 MB more peak memory)."""
+9.9 at 100,000 and 10."""
 
 _lock = threading.Lock()
 _active = 0
