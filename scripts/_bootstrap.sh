@@ -41,9 +41,11 @@ ensure_runtime_venv() {
     _sync_venv
 }
 
-# The runtime and the dev extra: what the test suite needs (documents, CDK, test tools).
+# The runtime and the dev extra: what the test suite needs (documents, CDK, test tools), and the
+# onboarding Lambdas' packages for their runtime, from uv.lock (cdk/zoho_infra/lambda_dependencies.py).
 ensure_venv() {
     _sync_venv --extra dev
+    .venv/bin/python cdk/zoho_infra/lambda_dependencies.py --uv "$UV"
 }
 
 # The warehouse tests run a real PostgreSQL server; its binaries come from Debian's packages.

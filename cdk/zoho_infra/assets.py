@@ -3,11 +3,11 @@
 Two bundles:
 - the ingress: exactly the modules its handler imports (it needs nothing beyond the standard
   library and the boto3 the Lambda runtime ships), so the webhook path stays small and auditable;
-- the onboarding tasks: the Zoho client layer plus its third-party dependencies, copied file by
-  file from the distributions installed in the running interpreter. That is offline and needs no
-  Docker, at the price that the interpreter must match the Lambda runtime (CPython version and CPU
-  architecture), because pydantic-core and orjson ship compiled wheels; `onboarding_runtime`
-  checks that and refuses to synthesize a bundle that could not import in Lambda.
+- the onboarding tasks: the Zoho client layer plus its third-party packages, copied from the
+  folder `scripts/install cdk` prepares with the wheels uv.lock names for the Lambda runtime
+  (`zoho_infra.lambda_dependencies`): pydantic-core and orjson ship compiled wheels, so the
+  bundle must not depend on the interpreter or the machine that synthesizes. Synthesis stays
+  offline and refuses, saying what to run, when that folder is missing or stale.
 
 Bundles are staged under the cloud assembly's directory and rebuilt on every synthesis; CDK
 fingerprints their contents, so an unchanged bundle keeps its asset hash.
@@ -15,15 +15,12 @@ fingerprints their contents, so an unchanged bundle keeps its asset hash.
 
 from __future__ import annotations
 
-import platform
 import shutil
-import sys
-from collections.abc import Iterable
-from importlib import metadata
 from pathlib import Path
 
 from aws_cdk import aws_lambda as lambda_
-from packaging.requirements import Requirement
+
+from zoho_infra.lambda_dependencies import prepared_packages
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,35 +44,14 @@ ONBOARDING_SOURCES: tuple[str, ...] = (
     "zoho_pipelines/ai",  # AIEnrichment: Converse, the enrichment, its lake objects (no pyarrow)
     "zoho_pipelines/onboarding",
 )
-# What the Zoho client layer imports from outside the standard library, boto3 excepted.
-ONBOARDING_DISTRIBUTIONS: tuple[str, ...] = ("httpx", "orjson", "pydantic", "pydantic-settings", "tenacity")
-# Provided by every Python Lambda runtime; bundling them would only shadow the runtime's copies.
-RUNTIME_PROVIDED = frozenset(
-    {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"}
-)
-
-_PYTHON_RUNTIMES = {
-    (3, 11): lambda_.Runtime.PYTHON_3_11,
-    (3, 12): lambda_.Runtime.PYTHON_3_12,
-    (3, 13): lambda_.Runtime.PYTHON_3_13,
-}
-_ARCHITECTURES = {"x86_64": lambda_.Architecture.X86_64, "aarch64": lambda_.Architecture.ARM_64}
-
-
-class BundleError(RuntimeError):
-    """The onboarding bundle cannot be built from this interpreter for any Lambda runtime."""
+# The runtime and CPU the packages are prepared for (lambda_dependencies.TARGET names the same).
+ONBOARDING_RUNTIME = lambda_.Runtime.PYTHON_3_13
+ONBOARDING_ARCHITECTURE = lambda_.Architecture.X86_64
 
 
 def onboarding_runtime() -> tuple[lambda_.Runtime, lambda_.Architecture]:
-    """The Lambda runtime and architecture that can load the compiled wheels installed here."""
-    version = sys.version_info[:2]
-    if sys.platform != "linux" or version not in _PYTHON_RUNTIMES or platform.machine() not in _ARCHITECTURES:
-        raise BundleError(
-            f"the onboarding bundle copies compiled wheels from this interpreter, which must be CPython "
-            f"3.11-3.13 on Linux x86_64 or aarch64 (this is {platform.python_version()} on "
-            f"{sys.platform}/{platform.machine()}); synthesize from the project's venv"
-        )
-    return _PYTHON_RUNTIMES[version], _ARCHITECTURES[platform.machine()]
+    """The Lambda runtime and architecture the onboarding bundle's compiled wheels are built for."""
+    return ONBOARDING_RUNTIME, ONBOARDING_ARCHITECTURE
 
 
 def stage_ingress(destination: Path) -> Path:
@@ -94,39 +70,13 @@ def stage_onboarding(destination: Path) -> Path:
         files = sorted(source.rglob("*.py")) if source.is_dir() else [source]
         for file in files:
             _copy_file(file, destination / file.relative_to(REPO_ROOT))
-    for distribution in dependency_closure(ONBOARDING_DISTRIBUTIONS):
-        _copy_distribution(distribution, destination)
+    with prepared_packages() as packages:
+
+        def console_scripts(directory: str, names: list[str]) -> set[str]:  # of no use to a handler
+            return {"bin"} & set(names) if Path(directory) == packages else set()
+
+        shutil.copytree(packages, destination, ignore=console_scripts, dirs_exist_ok=True)
     return destination
-
-
-def dependency_closure(roots: Iterable[str]) -> list[metadata.Distribution]:
-    """The installed distributions `roots` need at run time (extras and other platforms' markers
-    excluded), minus what the Lambda runtime already provides."""
-    seen: dict[str, metadata.Distribution] = {}
-    pending = list(roots)
-    while pending:
-        name = _canonical(pending.pop())
-        if name in seen or name in RUNTIME_PROVIDED:
-            continue
-        try:
-            distribution = metadata.distribution(name)
-        except metadata.PackageNotFoundError:
-            raise BundleError(f"{name} is not installed in this interpreter; install the project") from None
-        seen[name] = distribution
-        for text in distribution.requires or ():
-            requirement = Requirement(text)
-            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
-                pending.append(requirement.name)
-    return [seen[name] for name in sorted(seen)]
-
-
-def _copy_distribution(distribution: metadata.Distribution, destination: Path) -> None:
-    for file in distribution.files or ():
-        parts = Path(file).parts
-        # Skip console scripts (installed outside site-packages) and byte-code caches.
-        if parts[0] == ".." or "__pycache__" in parts or file.suffix == ".pyc":
-            continue
-        _copy_file(Path(str(distribution.locate_file(file))), destination / file)
 
 
 def _copy_file(source: Path, target: Path) -> None:
@@ -138,7 +88,3 @@ def _reset(directory: Path) -> None:
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
-
-
-def _canonical(name: str) -> str:
-    return name.lower().replace("_", "-").replace(".", "-")

@@ -188,8 +188,8 @@ class OnboardingWorkflow(Construct):
             acknowledge(
                 function,
                 "AwsSolutions-L1",
-                "The bundle copies compiled wheels (pydantic-core, orjson) from the build interpreter, so "
-                "the runtime must match its CPython version; raise both together.",
+                "The bundle carries compiled wheels (pydantic-core, orjson) built for python3.13; the "
+                "runtime moves with zoho_infra.lambda_dependencies.TARGET, both together.",
             )
             alarm_when(
                 self,
