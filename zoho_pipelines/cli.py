@@ -82,11 +82,14 @@ def demo(
 def documents(
     records: int = typer.Option(500, help="Records per CRM module in the sandbox (24 Deals carry PDFs)."),
     port: int = typer.Option(0, help="Sandbox port (0 picks a free one)."),
+    sandbox: bool = typer.Option(
+        True, help="Start a sandbox; --no-sandbox reads the org the ZOHO_* settings name (a running sandbox)."
+    ),
 ) -> None:
     """Extract the sandbox Deals' contract and invoice PDFs; write their values back onto the Deals."""
     from zoho_pipelines.documents.demo import run_documents_demo
 
-    raise typer.Exit(run_documents_demo(records=records, port=port))
+    raise typer.Exit(run_documents_demo(records=records, port=port, start_sandbox=sandbox))
 
 
 @app.command()

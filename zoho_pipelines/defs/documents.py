@@ -18,6 +18,7 @@ Every body is one call into `zoho_pipelines.documents`; this file only wires res
 No `from __future__ import annotations`: Dagster reads the resource annotations at definition time.
 """
 
+from collections import Counter
 from datetime import timedelta
 
 import dagster as dg
@@ -25,15 +26,17 @@ from pydantic import Field
 
 from zoho_pipelines.defs.events.resources import ClockResource
 from zoho_pipelines.defs.resources import LakeResource, WarehouseResource, ZohoResource
-from zoho_pipelines.documents.flow import (
-    DocumentsFlow,
-    save_extraction,
-    save_writeback,
-    stored_extraction,
+from zoho_pipelines.documents.batch import (
+    BatchResult,
+    extract_documents,
+    pending_ranges,
+    write_back_documents,
 )
+from zoho_pipelines.documents.flow import DocumentsFlow
 from zoho_pipelines.documents.mapping import load_mapping
 from zoho_pipelines.documents.model import DocumentRef
 from zoho_pipelines.documents.store import document_store
+from zoho_pipelines.documents.writeback import FAILED, UNCHANGED, WRITTEN
 from zoho_pipelines.lake import Lake, open_lake
 from zoho_pipelines.settings import load_settings
 from zoho_pipelines.warehouse import ArrowLoadingWarehouse, SqlWarehouse
@@ -53,6 +56,8 @@ DISCOVERY_LOOKBACK_MINUTES = 75
 """An hour between runs, and a margin: a Deal saved while the last discovery ran is not missed."""
 SENSOR_INTERVAL_S = 60
 GROUP = "zoho_documents"
+RANGE_START_TAG, RANGE_END_TAG = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+"""The run tags Dagster reads a run's partition range from (as a backfill sets them)."""
 
 
 class DocumentsResource(dg.ConfigurableResource):
@@ -75,17 +80,36 @@ def _staging(lake: LakeResource, warehouse: SqlWarehouse) -> Lake | None:
     return open_lake(f"{url}/_documents_staging", kms_key_id=settings.lake_kms_key_id)
 
 
+SINGLE_RUN = dg.BackfillPolicy.single_run()
+"""A backfill or a range of document partitions is one run: Dagster's per-run cost (seconds of
+process start, event log writes and resource set-up) paid once, not once per document."""
+
+
+def _refs(context: dg.AssetExecutionContext) -> list[DocumentRef]:
+    return [DocumentRef.from_partition_key(key) for key in context.partition_keys]
+
+
+def _raise_failures(result: BatchResult, step: str) -> None:
+    """A failed document fails the run (so none of its range reads as done) once the others are saved."""
+    if result.failures:
+        raise dg.Failure(
+            description=f"{len(result.failures)} documents failed to {step}: {result.failure_summary()}",
+            metadata={"failed": [failure.ref.partition_key for failure in result.failures]},
+        )
+
+
 @dg.asset(
     key=EXTRACTIONS,
     deps=[DEALS_LAKE_AS_A_WHOLE],
     group_name=GROUP,
     partitions_def=DOCUMENT_PARTITIONS,
+    backfill_policy=SINGLE_RUN,
     kinds={"zoho", "textract", "table"},
     pool="zoho_api",
     description=(
-        "Each Deal attachment in the lake (zoho/documents/Deals/<record id>/<attachment id>.<ext>, "
-        "SSE-KMS on S3) and its extraction (key-value pairs, tables, named values, confidence, "
-        "extractor) in zoho_documents.extractions."
+        "Each Deal document (Attachments list and file-upload fields) in the lake "
+        "(zoho/documents/Deals/<record id>/<file id>.<ext>, SSE-KMS on S3) and its extraction "
+        "(key-value pairs, tables, named values, confidence, extractor) in zoho_documents.extractions."
     ),
     tags={"zoho/app": "crm", "zoho/module": "deals"},
 )
@@ -97,26 +121,26 @@ def deal_document_extractions(
     documents: DocumentsResource,
     documents_clock: ClockResource,
 ) -> dg.MaterializeResult:
-    ref = DocumentRef.from_partition_key(context.partition_key)
-    store = lake.lake()
-    flow = documents.flow(zoho, store, documents_clock)
-    found = flow.find(ref)
-    stored = flow.fetch(found.attachment)
-    extraction = flow.extract(stored, found.kind)
+    flow = documents.flow(zoho, lake.lake(), documents_clock)
     with warehouse.connect() as connection:
-        save_extraction(connection, extraction, _staging(lake, connection))
+        result = extract_documents(flow, connection, _refs(context), _staging(lake, connection))
+    _raise_failures(result, "extract")
+    extractions = result.extractions
     return dg.MaterializeResult(
         metadata={
-            "document": dg.MetadataValue.path(stored.uri),
-            "kind": found.kind,
-            "extractor": extraction.content.extractor,
-            "pages": extraction.content.page_count,  # Textract bills per page analysed
-            "bytes": stored.size,
-            "downloaded": stored.downloaded,
-            "key_values": len(extraction.content.key_values),
-            "tables": len(extraction.content.tables),
-            "named_values": ", ".join(sorted(extraction.fields)) or "none",
-            "confidence": extraction.confidence if extraction.confidence is not None else -1.0,
+            "documents": len(extractions),
+            "kinds": ", ".join(sorted({item.kind for item in extractions})),
+            "extractor": ", ".join(sorted({item.content.extractor for item in extractions})),
+            "pages": sum(item.content.page_count for item in extractions),  # Textract bills per page
+            "bytes": sum(item.document.size for item in extractions),
+            "downloaded": sum(1 for item in extractions if item.document.downloaded),
+            "key_values": sum(len(item.content.key_values) for item in extractions),
+            "tables": sum(len(item.content.tables) for item in extractions),
+            "named_values": ", ".join(sorted({name for item in extractions for name in item.fields}))
+            or "none",
+            "lowest_confidence": min(
+                (item.confidence for item in extractions if item.confidence is not None), default=-1.0
+            ),
         }
     )
 
@@ -126,11 +150,12 @@ def deal_document_extractions(
     deps=[EXTRACTIONS],
     group_name=GROUP,
     partitions_def=DOCUMENT_PARTITIONS,
+    backfill_policy=SINGLE_RUN,
     kinds={"zoho", "table"},
     pool="zoho_api",
     description=(
         "The mapped values (mapping.toml: a contract's end date and value) written onto the Deal "
-        "when Zoho does not hold them yet; each document's outcome in zoho_documents.writebacks."
+        "when Zoho does not hold them yet; every attempt's outcome in zoho_documents.writebacks."
     ),
     tags={"zoho/app": "crm", "zoho/module": "deals"},
 )
@@ -142,20 +167,21 @@ def deal_document_writebacks(
     documents: DocumentsResource,
     documents_clock: ClockResource,
 ) -> dg.MaterializeResult:
-    ref = DocumentRef.from_partition_key(context.partition_key)
     flow = documents.flow(zoho, lake.lake(), documents_clock)
     with warehouse.connect() as connection:
-        kind, fields = stored_extraction(connection, ref)
-        outcome = flow.write_back(ref, kind, fields)
-        if outcome is not None:
-            save_writeback(connection, outcome, _staging(lake, connection))
-    if outcome is None:
-        return dg.MaterializeResult(metadata={"status": f"no write-back rules for {kind}"})
+        result = write_back_documents(flow, connection, _refs(context), _staging(lake, connection))
+    _raise_failures(result, "write back")
+    statuses = Counter(outcome.status for outcome in result.writebacks)
     return dg.MaterializeResult(
         metadata={
-            "status": outcome.status,
-            "reason": outcome.reason or "none",
-            "written_fields": ", ".join(outcome.written_fields) or "none",
+            **{status: statuses[status] for status in (WRITTEN, UNCHANGED, FAILED)},
+            "without_rules": len(result.without_rules),
+            "written_fields": ", ".join(
+                sorted({name for outcome in result.writebacks for name in outcome.written_fields})
+            )
+            or "none",
+            "reasons": "; ".join(sorted({outcome.reason for outcome in result.writebacks if outcome.reason}))
+            or "none",
         }
     )
 
@@ -164,7 +190,7 @@ documents_job = dg.define_asset_job(
     DOCUMENTS_JOB,
     selection=dg.AssetSelection.assets(EXTRACTIONS, WRITEBACKS),
     tags={"zoho/app": "crm"},
-    description="One Deal document: into the lake, extracted, written back.",
+    description="Deal documents (a partition, or a range as one run): lake, extraction, write-back.",
 )
 
 
@@ -224,16 +250,27 @@ def discovery_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     default_status=dg.DefaultSensorStatus.STOPPED,
 )
 def deal_documents_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    """A run for every document partition not yet extracted; reads only the Dagster instance.
+    """One run per unbroken range of document partitions not yet extracted; reads only the instance.
 
-    The run key is the document key, so each document is requested once: a failed one is
-    re-run by hand (its partition in the UI), not retried on every tick.
+    The run key is the range, so each range is requested once: a failed run is re-run by hand
+    (its range, or one document's partition, in the UI), not retried on every tick.
     """
     keys = context.instance.get_dynamic_partitions(DOCUMENT_PARTITIONS.name)
-    done = context.instance.get_materialized_partitions(EXTRACTIONS)
+    done = set(context.instance.get_materialized_partitions(EXTRACTIONS))
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(run_key=key, partition_key=key) for key in keys if key not in done]
+        run_requests=[partition_range_request(first, last) for first, last in pending_ranges(keys, done)]
     )
+
+
+def partition_range_request(first: str, last: str) -> dg.RunRequest:
+    """A run over the document partitions first..last (one partition when they are the same)."""
+    if first == last:
+        return dg.RunRequest(run_key=first, partition_key=first)
+    return dg.RunRequest(run_key=f"{first}..{last}", tags=partition_range_tags(first, last))
+
+
+def partition_range_tags(first: str, last: str) -> dict[str, str]:
+    return {RANGE_START_TAG: first, RANGE_END_TAG: last}
 
 
 def documents_definitions() -> dg.Definitions:

@@ -1,10 +1,12 @@
 """`zoho-pipelines documents`: the documents flow end to end on the embedded defaults.
 
-Starts the sandbox (whose Deals carry generated contract and invoice PDFs), runs the discovery
-job over every Deal (one Dagster partition per attachment), materializes each document partition
-(lake copy, extraction into DuckDB, write-back onto the Deal), then prints what was read, what
+Starts the sandbox (whose Deals carry generated contract and invoice PDFs), or uses the org the
+ZOHO_* settings name (`--no-sandbox`), runs the discovery job over every Deal (one Dagster
+partition per document), materializes every document partition in one run over their range (lake
+copy, extraction into the warehouse, write-back onto the Deal), then prints what was read, what
 was written and how many pages an extractor read: the number Textract would bill. Runs are
-recorded in the same Dagster instance as the main demo's.
+recorded in the same Dagster instance as the main demo's, so any one document can be re-run alone
+from the UI.
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 
 import dagster as dg
 from rich.console import Console
 from rich.table import Table
 
 from zoho_pipelines.clock import SYSTEM_CLOCK, Clock
+from zoho_pipelines.documents.tables import EXTRACTIONS_TABLE, WRITEBACKS_TABLE
 from zoho_pipelines.sandbox.server import SandboxConfig, start_sandbox
 from zoho_pipelines.settings import load_settings
 from zoho_pipelines.warehouse import SqlWarehouse, open_warehouse
@@ -27,10 +31,28 @@ QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}
 SHOWN_FIELDS = ("end_date", "value", "number", "total")
 
 
+@contextmanager
+def _org(*, records: int, port: int, clock: Clock, start: bool) -> Iterator[str]:
+    """The org to read: a sandbox started for this command (its settings put into the
+    environment), or, when `start` is false, the one the ZOHO_* settings already name."""
+    if not start:
+        yield load_settings().zoho_api_url or "the ZOHO_* settings' org"
+        return
+    config = SandboxConfig(port=port, records_per_module=records, anchor=clock.now().replace(microsecond=0))
+    with start_sandbox(config, subprocess=True) as sandbox:
+        os.environ.update(sandbox.env())
+        yield sandbox.url
+
+
 def run_documents_demo(
-    *, records: int, port: int, console: Console | None = None, clock: Clock = SYSTEM_CLOCK
+    *,
+    records: int,
+    port: int,
+    start_sandbox: bool = True,
+    console: Console | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> int:
-    """Run the documents demo; returns a process exit code (0 when every document's run passed)."""
+    """Run the documents demo; returns a process exit code (0 when every document passed)."""
     console = console or Console(width=max(Console().width, 100))
     settings = load_settings()
     home = settings.home.resolve()
@@ -38,11 +60,9 @@ def run_documents_demo(
     dagster_home.mkdir(parents=True, exist_ok=True)
     if not (dagster_home / "dagster.yaml").exists():
         (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
-    config = SandboxConfig(port=port, records_per_module=records, anchor=clock.now().replace(microsecond=0))
-    with start_sandbox(config, subprocess=True) as sandbox:
+    with _org(records=records, port=port, clock=clock, start=start_sandbox) as url:
         os.environ.update(
             {
-                **sandbox.env(),
                 "DAGSTER_HOME": str(dagster_home),
                 "LAKE_URL": settings.resolved_lake_url,
                 "WAREHOUSE_URL": settings.resolved_warehouse_url,
@@ -50,9 +70,13 @@ def run_documents_demo(
         )
         warnings.filterwarnings("ignore", category=dg.BetaWarning)
         from zoho_pipelines.definitions import defs
-        from zoho_pipelines.defs.documents import DISCOVERY_JOB, DOCUMENT_PARTITIONS, DOCUMENTS_JOB
+        from zoho_pipelines.defs.documents import (
+            DISCOVERY_JOB,
+            DOCUMENT_PARTITIONS,
+            DOCUMENTS_JOB,
+            partition_range_tags,
+        )
 
-        failures = 0
         with dg.DagsterInstance.get() as instance:
             # lookback 0: every Deal, as the first run after turning documents on would.
             discovery = defs.resolve_job_def(DISCOVERY_JOB).execute_in_process(
@@ -60,37 +84,57 @@ def run_documents_demo(
             )
             keys = instance.get_dynamic_partitions(DOCUMENT_PARTITIONS.name) if discovery.success else []
             console.print(
-                f"[bold]documents demo[/]: {len(keys)} Deal attachments in the sandbox at {sandbox.url}, "
+                f"[bold]documents demo[/]: {len(keys)} Deal documents in the org at {url}, "
                 f"extractor {settings.document_extractor}"
             )
             job = defs.resolve_job_def(DOCUMENTS_JOB)
-            for key in keys:
-                result = job.execute_in_process(
-                    instance=instance, partition_key=key, run_config=QUIET_RUN_CONFIG, raise_on_error=False
-                )
-                failures += 0 if result.success else 1
+
+            def run(**partitions: object) -> bool:
+                return job.execute_in_process(
+                    instance=instance, run_config=QUIET_RUN_CONFIG, raise_on_error=False, **partitions
+                ).success
+
+            # One run over the whole range; when a document fails it, each runs alone, so the
+            # others are still written back and the failed ones are named by their own runs.
+            if not keys or run(tags=partition_range_tags(keys[0], keys[-1])):
+                failures = 0
+            else:
+                failures = sum(not run(partition_key=key) for key in keys)
         failures += 0 if discovery.success else 1
     with closing(open_warehouse(settings.resolved_warehouse_url)) as warehouse:
         console.print(_summary(warehouse))
     console.print(
-        f"{failures} of {len(keys)} document runs failed." if failures else "Every document run passed."
+        f"{failures} of {len(keys)} documents failed." if failures else "Every document passed (one run)."
     )
     return 1 if failures else 0
 
 
 def _summary(warehouse: SqlWarehouse) -> Table:
+    """Each document's extraction, its latest write-back attempt, and when its values were last written."""
     rows = warehouse.query(
-        'SELECT e."id", e."kind", e."extractor", e."page_count", e."fields", w."status", w."written_fields" '
-        'FROM zoho_documents.extractions e LEFT JOIN zoho_documents.writebacks w ON w."id" = e."id" '
+        'SELECT e."id", e."kind", e."extractor", e."page_count", e."fields", w."status", '  # noqa: S608
+        f'ok."written_fields", ok."_modified_time" FROM {EXTRACTIONS_TABLE.sql} e '
+        f'LEFT JOIN ({_latest_attempts(written_only=False)}) w ON w."document" = e."id" AND w."nth" = 1 '
+        f'LEFT JOIN ({_latest_attempts(written_only=True)}) ok ON ok."document" = e."id" AND ok."nth" = 1 '
         'ORDER BY e."id"'
     )
     table = Table(title="zoho_documents: extracted and written back")
-    for heading in ("record/attachment", "kind", "extractor", "pages", "values", "write-back"):
+    for heading in ("record/file", "kind", "extractor", "pages", "values", "write-back", "last written"):
         table.add_column(heading)
-    for key, kind, extractor, pages, fields, status, written in rows:
+    for key, kind, extractor, pages, fields, status, written, written_at in rows:
         named = json.loads(fields)
         values = ", ".join(f"{name}={named[name]}" for name in SHOWN_FIELDS if name in named)
-        outcome = f"{status} {', '.join(json.loads(written))}".strip() if status else "-"
-        table.add_row(key.split("/", 1)[1], kind, extractor, str(pages), values, outcome)
+        last = f"{', '.join(json.loads(written))} at {written_at:%Y-%m-%d %H:%M:%S}" if written_at else "-"
+        table.add_row(key.split("/", 1)[1], kind, extractor, str(pages), values, status or "-", last)
     table.caption = f"{sum(int(row[3]) for row in rows)} pages read"
     return table
+
+
+def _latest_attempts(*, written_only: bool) -> str:
+    """The write-back attempts numbered newest first per document (nth = 1 is the latest)."""
+    written = """ AND "status" = 'written'""" if written_only else ""
+    return (
+        'SELECT "document", "status", "written_fields", "_modified_time", ROW_NUMBER() OVER '  # noqa: S608
+        '(PARTITION BY "document" ORDER BY "_modified_time" DESC) AS "nth" '
+        f'FROM {WRITEBACKS_TABLE.sql} WHERE "document" IS NOT NULL{written}'
+    )

@@ -1,8 +1,10 @@
-"""`zoho_documents.extractions` and `zoho_documents.writebacks`, merged by document key.
+"""`zoho_documents.extractions`, merged by document key, and `zoho_documents.writebacks`, a history.
 
 The rows go through the warehouse's own merge (one transaction, the table locked, the newer
 `_modified_time` wins), so re-extracting a document replaces its row and a replayed older run
-cannot undo a newer one. Nested values (key-value pairs, tables, named values) are JSON text:
+cannot undo a newer one. A write-back attempt is its own row (id `<document key>@<attempt time>`,
+`document` the key): a later "unchanged" must not hide when a value was "written", and a replayed
+attempt lands on its own row again. Nested values (key-value pairs, tables, named values) are JSON text:
 one column type every backend stores (Redshift's VARCHAR(65535) included).
 """
 
@@ -53,6 +55,7 @@ EXTRACTIONS_SCHEMA = pa.schema(
 WRITEBACKS_SCHEMA = pa.schema(
     [
         *_SYSTEM,
+        pa.field("document", pa.string()),
         pa.field("module", pa.string()),
         pa.field("record_id", pa.string()),
         pa.field("status", pa.string()),
@@ -68,7 +71,7 @@ WRITEBACKS_TABLE = TableRef.for_module(APP, WRITEBACKS)
 
 @dataclass(frozen=True)
 class WritebackOutcome:
-    """What the write-back did to the record a document hangs off: written, unchanged or failed."""
+    """What one write-back attempt did to the record a document hangs off: written, unchanged or failed."""
 
     ref: DocumentRef
     status: str
@@ -91,6 +94,11 @@ def _system(key: str, moment: datetime) -> dict[str, Any]:
         SYNCED_AT: moment,
         PARTITION: moment.date(),
     }
+
+
+def attempt_id(ref: DocumentRef, at: datetime) -> str:
+    """`<document key>@<attempt time, UTC ISO 8601>`: one writebacks row per attempt."""
+    return f"{ref.partition_key}@{at.astimezone(UTC).isoformat()}"
 
 
 def extraction_rows(extractions: Sequence[Extraction]) -> pa.RecordBatch:
@@ -119,7 +127,8 @@ def extraction_rows(extractions: Sequence[Extraction]) -> pa.RecordBatch:
 def writeback_rows(outcomes: Sequence[WritebackOutcome]) -> pa.RecordBatch:
     rows = [
         {
-            **_system(item.ref.partition_key, item.at),
+            **_system(attempt_id(item.ref, item.at), item.at),
+            "document": item.ref.partition_key,
             "module": item.ref.module,
             "record_id": item.ref.record_id,
             "status": item.status,

@@ -113,20 +113,37 @@ def test_write_back_is_idempotent_and_visible_on_the_deal(
         for found in contracts
     }
 
+    written_at = clock.now()
     clock.advance(timedelta(minutes=5))
+    again = []
     for found in contracts:
         kind, fields = stored_extraction(warehouse, found.ref)
         outcome = flow.write_back(found.ref, kind, fields)
         assert outcome is not None
         assert (outcome.status, outcome.written_fields) == ("unchanged", ())
         save_writeback(warehouse, outcome)
+        again.append(outcome)
     for ref, before in modified.items():
         after = store.render("Deals", [store.index_of("Deals", int(ref.record_id))], ["Modified_Time"])[0][
             "Modified_Time"
         ]
         assert after == before
-    statuses = warehouse.query(f'SELECT DISTINCT "status" FROM {WRITEBACKS_TABLE.sql}')  # noqa: S608
-    assert statuses == [("unchanged",)]
+
+    # The history keeps when each value was written; a replayed attempt adds no row.
+    for outcome in [*first, *again]:
+        save_writeback(warehouse, outcome)
+    history = warehouse.query(
+        f'SELECT "document", "status", "written_fields", "_modified_time" FROM {WRITEBACKS_TABLE.sql} '  # noqa: S608
+        'ORDER BY "document", "_modified_time"'
+    )
+    assert [(key, status, json.loads(written), at) for key, status, written, at in history] == [
+        row
+        for found in sorted(contracts, key=lambda found: found.ref.partition_key)
+        for row in (
+            (found.ref.partition_key, "written", ["Amount", "Contract_End_Date"], written_at),
+            (found.ref.partition_key, "unchanged", [], clock.now()),
+        )
+    ]
 
 
 def test_a_contract_missing_its_value_is_failed_with_a_reason(flow: DocumentsFlow) -> None:
