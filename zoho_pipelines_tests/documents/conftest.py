@@ -15,6 +15,7 @@ from zoho_pipelines.documents.extractors.pdf_text import PdfTextExtractor
 from zoho_pipelines.documents.flow import DocumentsFlow
 from zoho_pipelines.documents.mapping import load_mapping
 from zoho_pipelines.documents.store import LocalDocumentStore
+from zoho_pipelines.sandbox.documents_pdf import ContractTruth, InvoiceTruth
 from zoho_pipelines.sandbox.server import RunningSandbox
 from zoho_pipelines.settings import load_settings
 from zoho_pipelines.warehouse import SqlWarehouse, open_warehouse
@@ -75,3 +76,21 @@ def warehouse(tmp_path: Path, zoho_env: Path) -> Iterator[SqlWarehouse]:
 
 
 DISCOVERY_END = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def truth_fields(truth: ContractTruth | InvoiceTruth) -> dict[str, str]:
+    """The named values mapping.toml must read from the generated document, as the flow renders them."""
+    if isinstance(truth, ContractTruth):
+        return {
+            "contract_number": truth.contract_number,
+            "customer_name": truth.customer_name,
+            "start_date": truth.start_date.isoformat(),
+            "end_date": truth.end_date.isoformat(),
+            "value": str(truth.value),
+        }
+    return {
+        "number": truth.number,
+        "date": truth.invoice_date.isoformat(),
+        "total": str(truth.total),
+        "vendor": truth.vendor,
+    }

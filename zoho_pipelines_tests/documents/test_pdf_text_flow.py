@@ -16,27 +16,9 @@ from zoho_pipelines.documents.flow import (
 from zoho_pipelines.documents.model import DocumentRef
 from zoho_pipelines.documents.tables import EXTRACTIONS_TABLE, WRITEBACKS_TABLE
 from zoho_pipelines.sandbox.attachments import attachment_catalog, file_upload_truth
-from zoho_pipelines.sandbox.documents_pdf import ContractTruth, InvoiceTruth
 from zoho_pipelines.sandbox.server import RunningSandbox
 from zoho_pipelines.warehouse import SqlWarehouse
-from zoho_pipelines_tests.documents.conftest import DISCOVERY_END
-
-
-def truth_fields(truth: ContractTruth | InvoiceTruth) -> dict[str, str]:
-    if isinstance(truth, ContractTruth):
-        return {
-            "contract_number": truth.contract_number,
-            "customer_name": truth.customer_name,
-            "start_date": truth.start_date.isoformat(),
-            "end_date": truth.end_date.isoformat(),
-            "value": str(truth.value),
-        }
-    return {
-        "number": truth.number,
-        "date": truth.invoice_date.isoformat(),
-        "total": str(truth.total),
-        "vendor": truth.vendor,
-    }
+from zoho_pipelines_tests.documents.conftest import DISCOVERY_END, truth_fields
 
 
 def test_extracted_values_equal_the_generated_truth(
