@@ -72,10 +72,15 @@ def stage_onboarding(destination: Path) -> Path:
             _copy_file(file, destination / file.relative_to(REPO_ROOT))
     with prepared_packages() as packages:
 
-        def console_scripts(directory: str, names: list[str]) -> set[str]:  # of no use to a handler
-            return {"bin"} & set(names) if Path(directory) == packages else set()
+        def installer_traces(directory: str, names: list[str]) -> set[str]:
+            """Console scripts (bin/), of no use to a handler, and the RECORDs listing their hashes:
+            both carry the path of the interpreter uv found, and without them the bundle, so its
+            asset hash, is the same on every machine."""
+            if Path(directory) == packages:
+                return {"bin"} & set(names)
+            return {"RECORD"} & set(names) if directory.endswith(".dist-info") else set()
 
-        shutil.copytree(packages, destination, ignore=console_scripts, dirs_exist_ok=True)
+        shutil.copytree(packages, destination, ignore=installer_traces, dirs_exist_ok=True)
     return destination
 
 

@@ -36,7 +36,7 @@ class LambdaTarget:
     """A Lambda runtime and CPU, in the terms uv and PEP 508 markers use."""
 
     python: str  # CPython minor version of the Lambda runtime `python<python>`
-    machine: str  # Lambda architecture name (x86_64 or arm64's platform_machine, aarch64)
+    machine: str  # platform_machine of the Lambda architecture: x86_64 (or aarch64 for arm64)
     uv_platform: str  # uv's --python-platform: the wheel tags this machine and glibc accept
 
     @property
