@@ -70,24 +70,21 @@ def run_documents_demo(
         )
         warnings.filterwarnings("ignore", category=dg.BetaWarning)
         from zoho_pipelines.definitions import defs
-        from zoho_pipelines.defs.documents import (
-            DISCOVERY_JOB,
-            DOCUMENT_PARTITIONS,
-            DOCUMENTS_JOB,
-            partition_range_tags,
-        )
+        from zoho_pipelines.defs.documents import ModuleDocuments, partition_range_tags
+
+        deals = ModuleDocuments("Deals")
 
         with dg.DagsterInstance.get() as instance:
             # lookback 0: every Deal, as the first run after turning documents on would.
-            discovery = defs.resolve_job_def(DISCOVERY_JOB).execute_in_process(
+            discovery = defs.resolve_job_def(deals.discovery_job_name).execute_in_process(
                 instance=instance, run_config=QUIET_RUN_CONFIG, raise_on_error=False
             )
-            keys = instance.get_dynamic_partitions(DOCUMENT_PARTITIONS.name) if discovery.success else []
+            keys = instance.get_dynamic_partitions(deals.partitions.name) if discovery.success else []
             console.print(
                 f"[bold]documents demo[/]: {len(keys)} Deal documents in the org at {url}, "
                 f"extractor {settings.document_extractor}"
             )
-            job = defs.resolve_job_def(DOCUMENTS_JOB)
+            job = defs.resolve_job_def(deals.job_name)
 
             def run(**partitions: object) -> bool:
                 return job.execute_in_process(

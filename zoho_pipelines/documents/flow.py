@@ -2,14 +2,14 @@
 
 Each step is idempotent on its own: the lake key and the warehouse id are the document's key, the
 fetch skips an unchanged file, the merge keeps the newest row, the write-back sends only values
-Zoho does not hold yet. Dagster (defs/documents.py) runs one document per partition; the CLI's
-`documents` command runs the same steps for every document it discovers.
+Zoho does not hold yet (each attempt kept as its own row). Dagster (defs/documents.py) has one
+partition per document and runs a range of them through `batch`, as the CLI's `documents` does.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -33,7 +33,12 @@ from zoho_pipelines.zoho.crm_attachments import Attachment, CrmAttachments, file
 
 DISCOVERY_START = datetime(2000, 1, 1, tzinfo=UTC)
 CONTENT_TYPES = {"pdf": "application/pdf", "png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg"}
+FILE_UPLOAD_TYPE = "fileupload"
 READABLE_EXTENSIONS = frozenset({"pdf", "png", "jpg", "jpeg", "tiff", "tif"})  # what Textract reads
+
+
+def _uploaded(module: str, record_id: str, record: dict, fields: Iterable[str]) -> list[Attachment]:
+    return [file_upload(module, record_id, item) for field in fields for item in record.get(field) or []]
 
 
 class DocumentGone(LookupError):
@@ -73,45 +78,67 @@ class DocumentsFlow:
         self.extractor = extractor
         self.mapping = mapping
         self.clock = clock
+        self._upload_fields: dict[str, tuple[str, ...]] = {}
 
     # ---- discover ---------------------------------------------------------------------------
 
     def discover(self, module: str, since: datetime | None, until: datetime) -> Iterator[Discovered]:
-        """Attachments of the records modified in [since, until), readable and of a mapped kind.
+        """Files of the records modified in [since, until), readable and of a mapped kind: each
+        record's Attachments list, and the files in the module's file-upload fields.
 
-        Zoho has no org-wide attachment listing, so this reads the modified records' ids (200 a
-        call) and each one's Attachments list (one call per record): the cursor keeps it to the
-        records that changed since the last look.
+        Zoho has no org-wide attachment listing, so this reads the modified records' ids and
+        file-upload fields (200 a call) and each one's Attachments list (one call per record):
+        the cursor keeps it to the records that changed since the last look.
         """
-        for page in self.zoho.crm.iter_modified(module, ["Modified_Time"], since or DISCOVERY_START, until):
+        uploads = self.file_upload_fields(module)
+        for page in self.zoho.crm.iter_modified(
+            module, ["Modified_Time", *uploads], since or DISCOVERY_START, until
+        ):
             for record in page:
-                for attachment in self.attachments.list(module, str(record["id"])):
-                    kind = self.mapping.kind_of(attachment.file_name)
-                    if kind is not None and attachment.extension in READABLE_EXTENSIONS:
-                        yield Discovered(attachment, kind)
+                record_id = str(record["id"])
+                yield from self._readable(self.attachments.list(module, record_id))
+                yield from self._readable(_uploaded(module, record_id, record, uploads))
 
-    def discover_file_uploads(
-        self, module: str, field: str, since: datetime | None, until: datetime
-    ) -> Iterator[Discovered]:
-        """The files in a file-upload field of the records modified in [since, until), readable
-        and of a mapped kind; the records API carries the files' ids, so no call per record."""
-        for page in self.zoho.crm.iter_modified(module, [field], since or DISCOVERY_START, until):
-            for record in page:
-                for item in record.get(field) or []:
-                    attachment = file_upload(module, str(record["id"]), item)
-                    kind = self.mapping.kind_of(attachment.file_name)
-                    if kind is not None and attachment.extension in READABLE_EXTENSIONS:
-                        yield Discovered(attachment, kind)
+    def file_upload_fields(self, module: str) -> tuple[str, ...]:
+        """The module's file-upload fields (field metadata, data_type "fileupload"), read once.
+        https://www.zoho.com/crm/developer/docs/api/v8/field-meta.html"""
+        if module not in self._upload_fields:
+            self._upload_fields[module] = tuple(
+                str(field["api_name"])
+                for field in self.zoho.crm.fields(module)
+                if field.get("data_type") == FILE_UPLOAD_TYPE
+            )
+        return self._upload_fields[module]
+
+    def _readable(self, attachments: Iterable[Attachment]) -> Iterator[Discovered]:
+        for attachment in attachments:
+            kind = self.mapping.kind_of(attachment.file_name)
+            if kind is not None and attachment.extension in READABLE_EXTENSIONS:
+                yield Discovered(attachment, kind)
 
     def find(self, ref: DocumentRef) -> Discovered:
-        """The attachment a document key names, with Zoho's current metadata."""
-        for attachment in self.attachments.list(ref.module, ref.record_id):
+        """The file a document key names (attachment or file-upload), with Zoho's current metadata."""
+        candidates = [*self.attachments.list(ref.module, ref.record_id), *self._uploaded_now(ref)]
+        for attachment in candidates:
             if attachment.id == ref.attachment_id:
                 kind = self.mapping.kind_of(attachment.file_name)
                 if kind is None:
                     raise DocumentGone(f"{ref.partition_key}: {attachment.file_name!r} is of no mapped kind")
                 return Discovered(attachment, kind)
-        raise DocumentGone(f"{ref.partition_key} is no longer attached to its record")
+        raise DocumentGone(f"{ref.partition_key} is no longer on its record")
+
+    def _uploaded_now(self, ref: DocumentRef) -> list[Attachment]:
+        """The files now in the record's file-upload fields (no call when the module has none)."""
+        uploads = self.file_upload_fields(ref.module)
+        if not uploads:
+            return []
+        pages = self.zoho.crm.iter_by_ids(ref.module, [ref.record_id], list(uploads))
+        return [
+            item
+            for page in pages
+            for record in page
+            for item in _uploaded(ref.module, ref.record_id, record, uploads)
+        ]
 
     # ---- fetch ------------------------------------------------------------------------------
 

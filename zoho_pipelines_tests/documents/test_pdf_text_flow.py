@@ -136,16 +136,26 @@ def test_a_contract_missing_its_value_is_failed_with_a_reason(flow: DocumentsFlo
     assert outcome.reason == "not found in the document: value"
 
 
-def test_file_upload_fields_go_through_the_same_flow(
+def test_discovery_includes_the_files_in_file_upload_fields(
     documents_sandbox: RunningSandbox, flow: DocumentsFlow
 ) -> None:
-    discovered = list(
-        flow.discover_file_uploads("Service_Contracts", "Signed_Documents", None, DISCOVERY_END)
+    store = documents_sandbox.state.crm
+    assert flow.file_upload_fields("Service_Contracts") == ("Signed_Documents",)
+    assert flow.file_upload_fields("Deals") == ()
+    discovered = list(flow.discover("Service_Contracts", None, DISCOVERY_END))
+    every_pdf = sorted(
+        item["File_Id__s"]
+        for index in range(store.columns["Service_Contracts"].initial_count)
+        if store.is_live("Service_Contracts", index)
+        for item in store.render("Service_Contracts", [index], ["Signed_Documents"])[0]["Signed_Documents"]
+        or []
+        if item["File_Name__s"].endswith(".pdf")
     )
-    assert discovered
-    assert {found.attachment.extension for found in discovered} == {"pdf"}  # docx, xlsx, csv left out
-    anchor = documents_sandbox.state.crm.anchor.date()
+    assert every_pdf
+    assert sorted(found.attachment.id for found in discovered) == every_pdf  # docx, xlsx, csv left out
+    anchor = store.anchor.date()
     for found in discovered[:5]:
+        assert flow.find(found.ref) == found  # a file-upload document key resolves, as a partition's run does
         stored = flow.fetch(found.attachment)
         assert stored.ref.key == (
             f"zoho/documents/Service_Contracts/{found.attachment.record_id}/{found.attachment.id}.pdf"

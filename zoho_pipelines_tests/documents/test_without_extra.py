@@ -23,7 +23,7 @@ def test_the_code_location_loads_and_documents_ask_for_the_extra() -> None:
 
         sys.meta_path.insert(0, Missing())
         from zoho_pipelines.definitions import defs
-        assert defs.resolve_job_def("zoho_documents_job") is not None
+        assert defs.resolve_job_def("zoho_deals_documents") is not None
         from zoho_pipelines.documents.extractors import DocumentSource
         from zoho_pipelines.documents.extractors.pdf_text import PdfTextExtractor
         from zoho_pipelines.documents.extra import DocumentsExtraMissing
