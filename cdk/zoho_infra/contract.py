@@ -143,7 +143,7 @@ ONBOARDING_STEPS = (
 )
 # AIEnrichment keeps its results in the lake (zoho_pipelines.ai.store) and may ask a Bedrock model.
 ENRICHMENT_STEP = "AIEnrichment"
-ENRICHMENT_OBJECTS = r"zoho-pipelines-lake-.*/zoho/ai/enrichments/\*"
+ENRICHMENT_OBJECTS = r"zoho-pipelines-lake-.*/zoho/zoho/ai/enrichments/\*"  # LAKE_URL s3://<lake>/zoho
 LAKE_BUCKET = r"zoho-pipelines-lake-[^/]*$"  # the bucket itself, no object path
 LAKE_ENV = frozenset({"LAKE_URL", "LAKE_KMS_KEY_ID"})
 ENRICHMENT_GRANTS = (

@@ -15,7 +15,7 @@ caught, published to the alarm topic with the execution id, and ends the run in
 Functions matches) only for failures worth retrying; see `zoho_pipelines.onboarding.handlers`.
 
 The task functions talk only to Zoho (on the internet), to Secrets Manager and to the Zoho token
-table; AIEnrichment also writes its results to the lake (`zoho/ai/enrichments/`, under the lake
+table; AIEnrichment also writes its results to the lake (`zoho/zoho/ai/enrichments/`, under the lake
 key) and, when `bedrock_model_id` is set, calls that one model on Bedrock (InvokeModel, through
 the bedrock-runtime endpoint in the VPC). With the default NAT egress they run in the VPC's
 private subnets (Zoho through the NAT, AWS through the endpoints); with `zoho_egress=none` the
@@ -52,6 +52,7 @@ from zoho_infra.observability import (
     count_log_matches,
 )
 from zoho_infra.token_table import ZohoTokenTable
+from zoho_pipelines.ai.store import PREFIX as ENRICHMENT_STORE_PREFIX
 
 APPROVAL_THRESHOLD = 50_000
 APPROVAL_TIMEOUT = Duration.days(3)
@@ -66,7 +67,9 @@ MODEL_THROTTLED_ERROR = "ModelThrottled"
 MODEL_RETRY_INTERVAL = Duration.seconds(20)
 MODEL_RETRY_MAX_ATTEMPTS = 5
 ENRICHMENT_STATE = "AIEnrichment"
-ENRICHMENT_PREFIX = f"{LAKE_PREFIX}ai/enrichments/"
+# The Lambda's LAKE_URL ends in LAKE_PREFIX (as the run tasks'), and the store keys its objects
+# below that with its own PREFIX, as the lake keys its partitions: zoho/zoho/ai/enrichments/.
+ENRICHMENT_PREFIX = f"{LAKE_PREFIX}{ENRICHMENT_STORE_PREFIX}/"
 TOKEN_MAX_WAIT_S = 20
 
 
