@@ -79,7 +79,9 @@ class CreditsGauge:
     def observe(self, remaining: int) -> None:
         now = self._clock.now()
         with self._lock:
-            if self._published_at is not None and now - self._published_at < self._interval:
+            # A clock stepped back restarts the interval rather than silencing the gauge until it
+            # catches up: the alarm reads no data as healthy.
+            if self._published_at is not None and timedelta(0) <= now - self._published_at < self._interval:
                 return
             self._published_at = now
         self._write(credits_document(remaining, now))
