@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from zoho_pipelines.clock import SYSTEM_CLOCK, Clock
+from zoho_pipelines.documents.model import DocumentRef
 from zoho_pipelines.documents.tables import EXTRACTIONS_TABLE, WRITEBACKS_TABLE
 from zoho_pipelines.sandbox.server import SandboxConfig, start_sandbox
 from zoho_pipelines.settings import load_settings
@@ -116,14 +117,17 @@ def _summary(warehouse: SqlWarehouse) -> Table:
         'ORDER BY e."id"'
     )
     table = Table(title="zoho_documents: extracted and written back")
-    for heading in ("record/file", "kind", "extractor", "pages", "values", "write-back", "last written"):
+    for heading in ("record", "kind", "pages", "values", "write-back", "written (UTC)"):
         table.add_column(heading)
-    for key, kind, extractor, pages, fields, status, written, written_at in rows:
+    for key, kind, _, pages, fields, status, written, written_at in rows:
         named = json.loads(fields)
         values = ", ".join(f"{name}={named[name]}" for name in SHOWN_FIELDS if name in named)
-        last = f"{', '.join(json.loads(written))} at {written_at:%Y-%m-%d %H:%M:%S}" if written_at else "-"
-        table.add_row(key.split("/", 1)[1], kind, extractor, str(pages), values, status or "-", last)
-    table.caption = f"{sum(int(row[3]) for row in rows)} pages read"
+        last = f"{', '.join(json.loads(written))} {written_at:%H:%M:%S}" if written_at else "-"
+        table.add_row(
+            DocumentRef.from_partition_key(key).record_id, kind, str(pages), values, status or "-", last
+        )
+    extractors = ", ".join(sorted({str(row[2]) for row in rows})) or "none"
+    table.caption = f"{sum(int(row[3]) for row in rows)} pages read by {extractors}"
     return table
 
 
