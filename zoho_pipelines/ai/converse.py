@@ -14,7 +14,8 @@ https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.htm
 Errors are sorted by what a caller can do about them (`zoho_pipelines.ai.errors`): the ones
 Bedrock documents as transient (ThrottlingException, ServiceUnavailableException,
 ModelNotReadyException, ModelTimeoutException, InternalServerException) and a lost connection
-are `ModelThrottled`; the rest of Bedrock's refusals are `ModelUnavailable`; an answer that is
+are `ModelThrottled`; the rest of Bedrock's refusals, and a request botocore will not send
+(invalid parameters, no credentials), are `ModelUnavailable`; an answer that is
 not the tool call, is cut off at maxTokens, or breaks the schema is `ModelOutputInvalid`.
 """
 
@@ -115,7 +116,8 @@ def converse(
     max_tokens: int,
 ) -> StructuredAnswer[Answer]:
     """Ask `model_id` about `facts`; the validated tool input, with its token and time cost."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+    from botocore.exceptions import ConnectionError as BotoConnectionError
 
     try:
         response = client.converse(**converse_request(tool, model_id, facts, max_tokens=max_tokens))
@@ -124,8 +126,10 @@ def converse(
         if code in TRANSIENT_ERRORS:
             raise ModelThrottled(f"Bedrock {model_id}: {code}, try again later") from None
         raise ModelUnavailable(f"Bedrock {model_id} refused the request: {code}") from None
-    except BotoCoreError as error:
+    except (BotoConnectionError, HTTPClientError) as error:  # connect or read failed, timed out
         raise ModelThrottled(f"Bedrock unreachable: {type(error).__name__}") from None
+    except BotoCoreError as error:  # refused before sending (parameters, credentials): no retry helps
+        raise ModelUnavailable(f"Bedrock {model_id} request not sent: {type(error).__name__}") from None
     return StructuredAnswer(
         answer=_validated(tool, response),
         model_id=model_id,
