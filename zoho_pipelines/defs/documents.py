@@ -24,6 +24,7 @@ No `from __future__ import annotations`: Dagster reads the resource annotations 
 """
 
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -89,17 +90,28 @@ def _staging(lake: LakeResource, warehouse: SqlWarehouse) -> Lake | None:
     return open_lake(f"{url}/_documents_staging", kms_key_id=settings.lake_kms_key_id)
 
 
-def _refs(context: dg.AssetExecutionContext) -> list[DocumentRef]:
-    return [DocumentRef.from_partition_key(key) for key in context.partition_keys]
+BatchStep = Callable[[DocumentsFlow, SqlWarehouse, Sequence[DocumentRef], Lake | None], BatchResult]
 
 
-def _raise_failures(result: BatchResult, step: str) -> None:
-    """A failed document fails the run (so none of its range reads as done) once the others are saved."""
+def _run_batch(
+    step: BatchStep,
+    flow: DocumentsFlow,
+    context: dg.AssetExecutionContext,
+    lake: LakeResource,
+    warehouse: WarehouseResource,
+    verb: str,
+) -> BatchResult:
+    """The step over the run's documents. A failed document fails the run (so none of its range
+    reads as done), after the others' rows are saved."""
+    refs = [DocumentRef.from_partition_key(key) for key in context.partition_keys]
+    with warehouse.connect() as connection:
+        result = step(flow, connection, refs, _staging(lake, connection))
     if result.failures:
         raise dg.Failure(
-            description=f"{len(result.failures)} documents failed to {step}: {result.failure_summary()}",
+            description=f"{len(result.failures)} documents failed to {verb}: {result.failure_summary()}",
             metadata={"failed": [failure.ref.partition_key for failure in result.failures]},
         )
+    return result
 
 
 def _extraction_metadata(result: BatchResult) -> dict[str, object]:
@@ -209,9 +221,7 @@ def documents_for(module: str) -> dg.Definitions:
         documents_clock: ClockResource,
     ) -> dg.MaterializeResult:
         flow = documents.flow(zoho, lake.lake(), documents_clock)
-        with warehouse.connect() as connection:
-            result = extract_documents(flow, connection, _refs(context), _staging(lake, connection))
-        _raise_failures(result, "extract")
+        result = _run_batch(extract_documents, flow, context, lake, warehouse, "extract")
         return dg.MaterializeResult(metadata=_extraction_metadata(result))
 
     @dg.asset(
@@ -237,9 +247,7 @@ def documents_for(module: str) -> dg.Definitions:
         documents_clock: ClockResource,
     ) -> dg.MaterializeResult:
         flow = documents.flow(zoho, lake.lake(), documents_clock)
-        with warehouse.connect() as connection:
-            result = write_back_documents(flow, connection, _refs(context), _staging(lake, connection))
-        _raise_failures(result, "write back")
+        result = _run_batch(write_back_documents, flow, context, lake, warehouse, "write back")
         return dg.MaterializeResult(metadata=_writeback_metadata(result))
 
     job = dg.define_asset_job(

@@ -14,6 +14,7 @@ from zoho_pipelines.clock import ManualClock
 from zoho_pipelines.documents.extractors.pdf_text import PdfTextExtractor
 from zoho_pipelines.documents.flow import DocumentsFlow
 from zoho_pipelines.documents.mapping import load_mapping
+from zoho_pipelines.documents.model import DocumentRef
 from zoho_pipelines.documents.store import LocalDocumentStore
 from zoho_pipelines.sandbox.documents_pdf import ContractTruth, InvoiceTruth
 from zoho_pipelines.sandbox.server import RunningSandbox
@@ -93,4 +94,20 @@ def truth_fields(truth: ContractTruth | InvoiceTruth) -> dict[str, str]:
         "date": truth.invoice_date.isoformat(),
         "total": str(truth.total),
         "vendor": truth.vendor,
+    }
+
+
+def signed_document_pdfs(sandbox: RunningSandbox) -> set[DocumentRef]:
+    """The PDFs in the sandbox's Service_Contracts Signed_Documents (a file-upload field), read
+    from the sandbox's own state: what discovery must find there."""
+    store = sandbox.state.crm
+    return {
+        DocumentRef(
+            "Service_Contracts", str(store.record_id("Service_Contracts", index)), item["File_Id__s"], "pdf"
+        )
+        for index in range(store.columns["Service_Contracts"].initial_count)
+        if store.is_live("Service_Contracts", index)
+        for item in store.render("Service_Contracts", [index], ["Signed_Documents"])[0]["Signed_Documents"]
+        or []
+        if item["File_Name__s"].endswith(".pdf")
     }

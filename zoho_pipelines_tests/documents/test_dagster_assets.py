@@ -27,7 +27,7 @@ from zoho_pipelines.sandbox.attachments import attachment_catalog, file_upload_t
 from zoho_pipelines.sandbox.documents_pdf import ContractTruth
 from zoho_pipelines.sandbox.server import RunningSandbox
 from zoho_pipelines.warehouse import open_warehouse
-from zoho_pipelines_tests.documents.conftest import truth_fields
+from zoho_pipelines_tests.documents.conftest import signed_document_pdfs, truth_fields
 
 DEALS = ModuleDocuments("Deals")
 DOCUMENT_PARTITIONS = DEALS.partitions
@@ -180,16 +180,7 @@ def test_discovery_and_extraction_cover_file_upload_fields(
     assert defs.resolve_job_def(names.discovery_job_name).execute_in_process(instance=instance).success
     keys = instance.get_dynamic_partitions(names.partitions.name)
     store = documents_sandbox.state.crm
-    uploaded = {
-        DocumentRef(
-            "Service_Contracts", str(store.record_id("Service_Contracts", index)), item["File_Id__s"], "pdf"
-        )
-        for index in range(store.columns["Service_Contracts"].initial_count)
-        if store.is_live("Service_Contracts", index)
-        for item in store.render("Service_Contracts", [index], ["Signed_Documents"])[0]["Signed_Documents"]
-        or []
-        if item["File_Name__s"].endswith(".pdf")
-    }
+    uploaded = signed_document_pdfs(documents_sandbox)
     assert uploaded
     assert set(keys) == {ref.partition_key for ref in uploaded}
 

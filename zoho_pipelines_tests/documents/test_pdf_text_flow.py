@@ -18,7 +18,7 @@ from zoho_pipelines.documents.tables import EXTRACTIONS_TABLE, WRITEBACKS_TABLE
 from zoho_pipelines.sandbox.attachments import attachment_catalog, file_upload_truth
 from zoho_pipelines.sandbox.server import RunningSandbox
 from zoho_pipelines.warehouse import SqlWarehouse
-from zoho_pipelines_tests.documents.conftest import DISCOVERY_END, truth_fields
+from zoho_pipelines_tests.documents.conftest import DISCOVERY_END, signed_document_pdfs, truth_fields
 
 
 def test_extracted_values_equal_the_generated_truth(
@@ -143,16 +143,10 @@ def test_discovery_includes_the_files_in_file_upload_fields(
     assert flow.file_upload_fields("Service_Contracts") == ("Signed_Documents",)
     assert flow.file_upload_fields("Deals") == ()
     discovered = list(flow.discover("Service_Contracts", None, DISCOVERY_END))
-    every_pdf = sorted(
-        item["File_Id__s"]
-        for index in range(store.columns["Service_Contracts"].initial_count)
-        if store.is_live("Service_Contracts", index)
-        for item in store.render("Service_Contracts", [index], ["Signed_Documents"])[0]["Signed_Documents"]
-        or []
-        if item["File_Name__s"].endswith(".pdf")
-    )
-    assert every_pdf
-    assert sorted(found.attachment.id for found in discovered) == every_pdf  # docx, xlsx, csv left out
+    expected = signed_document_pdfs(documents_sandbox)
+    assert expected
+    assert {found.ref for found in discovered} == expected  # docx, xlsx, csv left out
+    assert len(discovered) == len(expected)
     anchor = store.anchor.date()
     for found in discovered[:5]:
         assert flow.find(found.ref) == found  # a file-upload document key resolves, as a partition's run does
