@@ -1,7 +1,8 @@
 """The `zoho-pipelines` command line.
 
-A wrong setting (ConfigurationError), module selection (CatalogError) or taken port (PortInUseError)
-prints one line that names the variable or module and the fix; `--verbose` adds the traceback.
+A wrong setting (ConfigurationError), module selection (CatalogError), taken port (PortInUseError),
+refused credentials or unreachable Zoho prints one line that names the variable or module and the
+fix; `--verbose` adds the traceback.
 """
 
 from __future__ import annotations
@@ -15,8 +16,17 @@ from typer.core import TyperGroup
 from zoho_pipelines.catalog import CatalogError
 from zoho_pipelines.demo_port import DEFAULT_PORT, PortInUseError
 from zoho_pipelines.settings import ConfigurationError
+from zoho_pipelines.zoho.errors import ZohoAuthError, ZohoConnectionError
 
 ACTIONABLE_ERRORS = (ConfigurationError, CatalogError, PortInUseError)
+# Zoho refusing the credentials or not answering at all: one line saying what to check.
+_ZOHO_HINTS: dict[type[Exception], str] = {
+    ZohoAuthError: "check ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET and ZOHO_REFRESH_TOKEN, and ZOHO_DC for the org",
+    ZohoConnectionError: (
+        "check ZOHO_DC (or ZOHO_ACCOUNTS_URL and ZOHO_API_URL) and that this machine reaches Zoho"
+    ),
+}
+UNREACHABLE_ZOHO_ERRORS = tuple(_ZOHO_HINTS)
 ACTIONABLE_EXIT_CODE = 2
 
 
@@ -30,6 +40,12 @@ class _OneLineErrors(TyperGroup):
             if ctx.params.get("verbose"):
                 raise
             typer.echo(f"zoho-pipelines: {exc}", err=True)
+            raise typer.Exit(ACTIONABLE_EXIT_CODE) from None
+        except UNREACHABLE_ZOHO_ERRORS as exc:
+            if ctx.params.get("verbose"):
+                raise
+            # The message is already redacted (ZohoAPIError.__str__); the hint names what to check.
+            typer.echo(f"zoho-pipelines: {exc} ({_ZOHO_HINTS[type(exc)]})", err=True)
             raise typer.Exit(ACTIONABLE_EXIT_CODE) from None
 
 

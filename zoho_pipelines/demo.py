@@ -80,7 +80,11 @@ def sandbox_anchor(today: date) -> datetime:
 def write_env_file(path: Path, env: dict[str, str]) -> None:
     """KEY=value lines for `set -a; . demo.env`, replaced whole (a reader never sees half a file)."""
     partial = path.with_name(f".{path.name}.{os.getpid()}")
-    partial.write_text("".join(f"{name}={value}\n" for name, value in sorted(env.items())), encoding="utf-8")
+    # Owner-only: it may name a warehouse URL with a password in it.
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write("".join(f"{name}={value}\n" for name, value in sorted(env.items())))
+    os.chmod(partial, 0o600)  # an earlier leftover of this pid may have had looser bits
     partial.replace(path)
 
 

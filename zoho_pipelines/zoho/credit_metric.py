@@ -54,6 +54,10 @@ def credits_document(remaining: int, at: datetime) -> str:
 
 
 def _print_line(line: str) -> None:
+    # A person at a terminal (the CLI, the demo) has no use for raw metric documents; Lambda and the
+    # ECS awslogs driver never give the process a terminal, so deployed processes always publish.
+    if sys.stdout.isatty():
+        return
     # A log event must be the JSON document alone: no logging prefix, one line.
     sys.stdout.write(line + "\n")
     sys.stdout.flush()

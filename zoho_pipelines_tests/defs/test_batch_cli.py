@@ -199,3 +199,37 @@ def test_dg_check_defs_loads_the_project(tmp_path: Path) -> None:
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     assert "All definitions loaded successfully." in completed.stdout + completed.stderr
+
+
+def test_a_refused_refresh_token_is_one_line_naming_the_credentials(
+    cli: Callable[..., Any], sandbox: RunningSandbox
+) -> None:
+    wrong_token = "1000.not-the-sandbox-refresh-token"
+    line = one_line(cli("check", **{**sandbox.env(), "ZOHO_REFRESH_TOKEN": wrong_token}))
+    assert line.startswith("zoho-pipelines: ")
+    assert "check ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET and ZOHO_REFRESH_TOKEN" in line
+    assert wrong_token not in line
+    assert sandbox.config.client_secret not in line
+
+
+def test_an_unreachable_zoho_is_one_line_naming_the_url_settings(cli: Callable[..., Any]) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"  # bound, never listening: refused
+        completed = cli(
+            "check",
+            ZOHO_ACCOUNTS_URL=url,
+            ZOHO_API_URL=url,
+            ZOHO_CLIENT_ID="client",
+            ZOHO_CLIENT_SECRET="secret",
+            ZOHO_REFRESH_TOKEN="refresh",
+        )
+    assert completed.returncode == 2, completed.stderr
+    assert "Traceback" not in completed.stderr
+    # The client's retry warnings come first; the error itself is the last line, one line.
+    *retries, line = completed.stderr.splitlines()
+    assert all(retry.startswith("retrying POST /oauth/v2/token") for retry in retries)
+    assert line.startswith("zoho-pipelines: POST /oauth/v2/token")
+    assert line.endswith(
+        "(check ZOHO_DC (or ZOHO_ACCOUNTS_URL and ZOHO_API_URL) and that this machine reaches Zoho)"
+    )

@@ -25,7 +25,7 @@ from rich.console import Console
 
 from zoho_pipelines.catalog import CatalogError
 from zoho_pipelines.clock import ManualClock
-from zoho_pipelines.demo import DEMO_DAYS, ModuleTally, demo_days, run_demo, tally_day
+from zoho_pipelines.demo import DEMO_DAYS, ModuleTally, demo_days, run_demo, tally_day, write_env_file
 from zoho_pipelines.demo_port import DEFAULT_PORT
 from zoho_pipelines.lake import LocalLake
 from zoho_pipelines.pipeline.checks import ID_CHECK, UNFITTED_CHECK
@@ -248,3 +248,18 @@ def test_a_warn_check_is_reported_but_not_a_failure(
     assert tally_day(result, lake_key, tally) == counted_as_failure
     assert (tally.records, tally.api_calls, tally.api_credits) == (5, 2, 3)
     assert tally.outcome == outcome
+
+
+def test_demo_env_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """It may carry a warehouse URL with a password; an earlier, looser file is tightened too."""
+    env_file = tmp_path / "demo.env"
+    env_file.write_text("OLD=1\n", encoding="utf-8")
+    env_file.chmod(0o644)
+    write_env_file(
+        env_file, {"WAREHOUSE_URL": "postgresql://user:pw@localhost/db", "ZOHO_MODULES": "crm:deals"}
+    )
+    assert env_file.stat().st_mode & 0o777 == 0o600
+    assert env_file.read_text(encoding="utf-8").splitlines() == [
+        "WAREHOUSE_URL=postgresql://user:pw@localhost/db",
+        "ZOHO_MODULES=crm:deals",
+    ]

@@ -4,6 +4,10 @@ the sandbox (which sends X-API-CREDITS-REMAINING past half its budget, as Zoho d
 from __future__ import annotations
 
 import json
+import os
+import pty
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -84,3 +88,34 @@ def test_the_gauge_publishes_again_only_after_the_interval() -> None:
     clock.advance(timedelta(seconds=1))
     gauge.observe(700)
     assert [remaining_in(line) for line in lines] == [900, 700]
+
+
+def test_a_terminal_gets_no_metric_documents(tmp_path: Path) -> None:
+    """The CLI and the demo run at a terminal, where raw EMF lines are noise; Lambda and awslogs
+    never give the process one, so deployed processes still publish."""
+    script = (
+        "from datetime import UTC, datetime\n"
+        "from zoho_pipelines.clock import ManualClock\n"
+        "from zoho_pipelines.zoho.credit_metric import CreditsGauge\n"
+        "CreditsGauge(clock=ManualClock(datetime(2026, 1, 1, tzinfo=UTC))).observe(7)\n"
+        "print('done')\n"
+    )
+    controller, terminal = pty.openpty()
+    with subprocess.Popen([sys.executable, "-c", script], stdout=terminal, stderr=subprocess.PIPE) as child:
+        os.close(terminal)
+        output = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+        assert child.wait(timeout=60) == 0, child.stderr.read() if child.stderr else ""
+    os.close(controller)
+    assert output.decode().split() == ["done"]
+    piped = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert CREDITS_REMAINING_METRIC in piped.stdout, "not a terminal: the document is written"
