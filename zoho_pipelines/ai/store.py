@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Container, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
@@ -42,6 +42,18 @@ def object_key(deal_id: str, digest: str) -> str:
     return f"{PREFIX}/deal_id={deal_id}/{digest}.json"
 
 
+def enrichment_key(deal_id: str, digest: str) -> str:
+    """An enrichment's id in `zoho_ai.enrichments`."""
+    return f"{deal_id}-{digest}"
+
+
+def _key_of(object_name: str) -> str:
+    """`enrichment_key` of an object's name (`.../deal_id=<id>/<digest>.json`), read from the name
+    alone so that a loader can skip what it has without reading the object."""
+    folder, _, file_name = object_name.rpartition("/")
+    return enrichment_key(folder.rpartition("deal_id=")[2], file_name.removesuffix(".json"))
+
+
 class EnrichmentStore(Protocol):
     url: str
 
@@ -51,7 +63,9 @@ class EnrichmentStore(Protocol):
         """Store `record` unless its key holds one already; returns the stored one either way."""
         ...
 
-    def records(self) -> Iterator[dict[str, Any]]: ...
+    def records(self, skip: Container[str] = frozenset()) -> Iterator[dict[str, Any]]:
+        """Every enrichment but those whose `enrichment_key` is in `skip`, which are not read."""
+        ...
 
 
 def _encoded(record: Mapping[str, Any]) -> bytes:
@@ -85,9 +99,9 @@ class LocalEnrichmentStore:
             temporary.unlink(missing_ok=True)
         return dict(record)
 
-    def records(self) -> Iterator[dict[str, Any]]:
+    def records(self, skip: Container[str] = frozenset()) -> Iterator[dict[str, Any]]:
         for path in sorted((self.root / PREFIX).glob("deal_id=*/*.json")):
-            if not path.name.startswith("."):
+            if not path.name.startswith(".") and _key_of(path.relative_to(self.root).as_posix()) not in skip:
                 yield json.loads(path.read_bytes())
 
 
@@ -133,12 +147,14 @@ class S3EnrichmentStore:
             return existing
         return dict(record)
 
-    def records(self) -> Iterator[dict[str, Any]]:
+    def records(self, skip: Container[str] = frozenset()) -> Iterator[dict[str, Any]]:
         pages = self._client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=f"{self.prefix}{PREFIX}/"
         )
         for page in pages:
             for entry in page.get("Contents", []):
+                if _key_of(entry["Key"]) in skip:
+                    continue
                 record = self._read(entry["Key"])
                 if record is not None:
                     yield record

@@ -18,7 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from zoho_pipelines.ai.store import EnrichmentStore
+from zoho_pipelines.ai.store import EnrichmentStore, enrichment_key
 from zoho_pipelines.clock import Clock
 from zoho_pipelines.events.processing.refresh import merge_rows
 from zoho_pipelines.lake import Lake
@@ -31,7 +31,8 @@ from zoho_pipelines.schema import (
     SYNCED_AT,
     UTC_TIMESTAMP,
 )
-from zoho_pipelines.warehouse import MergeResult, SqlWarehouse
+from zoho_pipelines.warehouse import MergeResult, SqlWarehouse, TableRef
+from zoho_pipelines.warehouse.sql import quote
 
 APP, MODULE = "ai", "enrichments"
 ENRICHMENTS_SCHEMA = pa.schema(
@@ -66,7 +67,7 @@ ENRICHMENTS_SCHEMA = pa.schema(
 
 
 def enrichment_id(record: Mapping[str, Any]) -> str:
-    return f"{record['deal_id']}-{record['input_digest']}"
+    return enrichment_key(str(record["deal_id"]), str(record["input_digest"]))
 
 
 def enrichment_rows(records: Iterable[Mapping[str, Any]], *, synced_at: datetime) -> pa.RecordBatch:
@@ -98,6 +99,18 @@ def enrichment_rows(records: Iterable[Mapping[str, Any]], *, synced_at: datetime
 def load_enrichments(
     store: EnrichmentStore, warehouse: SqlWarehouse, *, staging: Lake | None, clock: Clock
 ) -> MergeResult:
-    """Merge every enrichment in the lake into `zoho_ai.enrichments`."""
-    batch = enrichment_rows(store.records(), synced_at=clock.now())
+    """Merge the lake's enrichments that `zoho_ai.enrichments` lacks into it.
+
+    Objects never change once written, so one already loaded is skipped by its name, unread: a run
+    costs one listing plus a read per new enrichment, not a read of every enrichment ever made.
+    """
+    batch = enrichment_rows(store.records(skip=loaded_ids(warehouse)), synced_at=clock.now())
     return merge_rows(warehouse, ENRICHMENTS_SCHEMA, [batch], staging=staging)
+
+
+def loaded_ids(warehouse: SqlWarehouse) -> frozenset[str]:
+    table = TableRef.for_module(APP, MODULE)
+    if not warehouse.table_columns(table):
+        return frozenset()
+    statement = f"SELECT {quote(ID_COLUMN)} FROM {table.sql}"  # noqa: S608 (identifiers, quoted)
+    return frozenset(row[0] for row in warehouse.query(statement))

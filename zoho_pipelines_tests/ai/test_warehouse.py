@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from zoho_pipelines.ai.store import LocalEnrichmentStore
+from zoho_pipelines.ai.store import PREFIX, LocalEnrichmentStore
 from zoho_pipelines.ai.warehouse import enrichment_id, load_enrichments
 from zoho_pipelines.clock import ManualClock
 from zoho_pipelines.lake import LocalLake
@@ -65,3 +65,22 @@ def test_through_a_staging_lake_as_for_redshift(tmp_path: Path) -> None:
         rows = warehouse.query("SELECT id, source, input_tokens FROM zoho_ai.enrichments")
     assert result.inserted_rows == 1
     assert rows == [(enrichment_id(record), "claude", record["input_tokens"])]
+
+
+def test_a_loaded_enrichment_is_not_read_again(warehouse: SqlWarehouse, tmp_path: Path) -> None:
+    """Objects never change, so each run reads only the new ones: an object already in the table
+    is skipped by its name (here made unreadable, which a read would trip over)."""
+    store = LocalEnrichmentStore(tmp_path / "lake")
+    store.put_once(claude_record("101", 50_000))
+    clock = ManualClock(ENRICHED_AT)
+    load_enrichments(store, warehouse, staging=None, clock=clock)
+    [loaded_object] = (tmp_path / "lake" / PREFIX).glob("deal_id=101/*.json")
+    loaded_object.write_text("not json", encoding="utf-8")
+    newer = store.put_once(claude_record("102", 80_000))
+
+    result = load_enrichments(store, warehouse, staging=None, clock=clock)
+
+    assert (result.staged_rows, result.inserted_rows) == (1, 1)
+    ids = warehouse.query("SELECT id FROM zoho_ai.enrichments ORDER BY id")
+    assert ids[-1] == (enrichment_id(newer),)
+    assert len(ids) == 2
