@@ -280,10 +280,15 @@ def _sort(store: CrmStore, query: CoqlQuery, rows: np.ndarray) -> np.ndarray:
     """Stable multi-column sort: nulls first ascending, last descending (as SQL engines do).
 
     Ids and record times (never null) sort as arrays; other fields are rendered and compared.
+    `rows` ascend, and ids grow with the row index, so a last key `id asc` (every incremental
+    read's tie-break) is already in place: the stable sorts by the keys before it keep it.
     """
     order = np.arange(len(rows))
     module = query.module.api_name
-    for spec, descending in reversed(query.order):
+    keys = list(query.order)
+    if keys and keys[-1][0].api_name == "id" and not keys[-1][1]:
+        keys.pop()
+    for spec, descending in reversed(keys):
         current = rows[order]
         if spec.api_name in STORED_COLUMNS:
             keys = stored_values(store, module, spec.api_name, current)
@@ -310,17 +315,54 @@ def _coql_values(spec: FieldSpec, values: list[Any]) -> list[Any]:
     return [{"id": value["id"]} if isinstance(value, dict) and "id" in value else value for value in values]
 
 
-def execute(store: CrmStore, query: CoqlQuery) -> tuple[list[dict[str, Any]], bool]:
-    """Rows (dicts keyed id, the selected fields, then the dotted ones) and whether more match.
+class MatchingRows:
+    """The matching rows of recent queries in their order, kept while the module is unchanged.
 
-    Values are rendered column by column for the chosen rows only, so a call costs what it returns.
+    A window read asks the same WHERE and ORDER BY page after page with a growing offset; matching
+    and sorting the whole window again for each page was most of a COQL call's cost. Entries are
+    keyed by the module's change generation, so any write makes them miss.
     """
-    spec, module = query.module, query.module.api_name
+
+    def __init__(self, size: int = 16) -> None:
+        self._size = size
+        self._rows: dict[tuple[Any, ...], np.ndarray] = {}
+
+    def __call__(self, store: CrmStore, query: CoqlQuery) -> np.ndarray:
+        module = query.module.api_name
+        key = (
+            module,
+            store.columns[module].generation,
+            query.where,
+            tuple((spec.api_name, descending) for spec, descending in query.order),
+        )
+        rows = self._rows.get(key)
+        if rows is None:
+            rows = _matching_rows(store, query)
+            if len(self._rows) >= self._size:
+                del self._rows[next(iter(self._rows))]
+            self._rows[key] = rows
+        return rows
+
+
+def _matching_rows(store: CrmStore, query: CoqlQuery) -> np.ndarray:
+    module = query.module.api_name
     rows = store.live_indices(module)
     if query.where is not None:
         rows = evaluate(store, module, query.where, rows)
     if query.order:
         rows = _sort(store, query, rows)
+    return rows
+
+
+def execute(
+    store: CrmStore, query: CoqlQuery, matching: MatchingRows | None = None
+) -> tuple[list[dict[str, Any]], bool]:
+    """Rows (dicts keyed id, the selected fields, then the dotted ones) and whether more match.
+
+    Values are rendered column by column for the chosen rows only, so a call costs what it returns.
+    """
+    spec, module = query.module, query.module.api_name
+    rows = _matching_rows(store, query) if matching is None else matching(store, query)
     chosen = rows[query.offset : query.offset + query.limit]
     fields = [name for name in query.columns if name != "id"]
     lookups = [column.lookup.api_name for column in query.related]
@@ -348,6 +390,8 @@ def _related_values(store: CrmStore, column: RelatedColumn, lookups: list[Any]) 
 
 
 def coql_routes(store: CrmStore) -> list[BaseRoute]:
+    matching = MatchingRows()
+
     async def run(request: Request) -> Response:
         try:
             body = orjson.loads(await request.body())
@@ -367,7 +411,7 @@ def coql_routes(store: CrmStore) -> list[BaseRoute]:
             return crm_error(400, error.code, error.message, error.details)
         request.state.zoho_credits = credits_for_limit(query.limit)
         with fewer_gc_passes():  # up to 2,000 rows of dicts built and encoded at once
-            data, more = execute(store, query)
+            data, more = execute(store, query, matching)
             if not data:
                 return Response(status_code=204)
             return json_response({"data": data, "info": {"count": len(data), "more_records": more}})

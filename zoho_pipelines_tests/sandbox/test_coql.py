@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 import httpx
@@ -67,6 +67,28 @@ def test_datetime_comparison_and_offset_syntax(api: httpx.Client, deals: list[di
     by_lookup = coql(api, query).json()["data"]
     assert by_lookup
     assert all(row["Account_Name"] == {"id": lookup["id"]} for row in by_lookup)
+
+
+def test_a_page_read_after_a_write_sees_the_write(sandbox_factory: Callable[..., RunningSandbox]) -> None:
+    """Pages of one query share its matching and sorting until the module changes: edits, new
+    records and deletions between two pages show on the next one."""
+    sandbox = sandbox_factory(records_per_module=300)
+    crm = sandbox.state.crm
+    query = "select Modified_Time from Deals order by Modified_Time asc, id asc limit 0, 2000"
+
+    def truth() -> list[str]:
+        deals = [crm.record("Deals", record_id) for record_id in crm.ids("Deals").tolist()]
+        deals.sort(key=lambda deal: (datetime.fromisoformat(deal["Modified_Time"]), int(deal["id"])))
+        return [deal["id"] for deal in deals]
+
+    with api_client(sandbox) as api:
+        before = [row["id"] for row in coql(api, query).json()["data"]]
+        assert before == truth()
+        changed = crm.mutate("Deals", creates=2, edits=3, deletes=2)
+        after = [row["id"] for row in coql(api, query).json()["data"]]
+    assert after == truth() != before
+    assert set(after[-5:]) == {*changed["created"], *changed["edited"]}  # all modified now: last
+    assert not set(changed["deleted"]) & set(after)
 
 
 def test_nothing_matches_is_204(api: httpx.Client) -> None:
