@@ -49,8 +49,8 @@ CHANNEL_TOKENS_SECRET = r"ChannelTokensSecret"  # noqa: S105 (a resource name pa
 ZOHO_CREDENTIALS = r"ZohoCredentialsSecret"
 TOKEN_TABLE = r"ZohoTokensTable"  # noqa: S105 (a resource name pattern)
 LAKE_KEY = r"LakeKey"
-LAKE_OBJECTS = r"zoho-pipelines-lake-.*/zoho/\*"
-COMPUTE_LOG_OBJECTS = r"zoho-pipelines-lake-.*/dagster/compute-logs/\*"
+LAKE_OBJECTS = r"zoho-pipelines-lake-[^/]*/zoho/\*"
+COMPUTE_LOG_OBJECTS = r"zoho-pipelines-lake-[^/]*/dagster/compute-logs/\*"
 REFRESH_QUEUE = r"RoutingRefreshQueue"
 REFRESH_DLQ = r"RoutingRefreshDeadLetterQueue"
 LEAD_QUEUE = r"RoutingLeadQualificationQueue"
@@ -143,7 +143,7 @@ ONBOARDING_STEPS = (
 )
 # AIEnrichment keeps its results in the lake (zoho_pipelines.ai.store) and may ask a Bedrock model.
 ENRICHMENT_STEP = "AIEnrichment"
-ENRICHMENT_OBJECTS = r"zoho-pipelines-lake-.*/zoho/zoho/ai/enrichments/\*"  # LAKE_URL s3://<lake>/zoho
+ENRICHMENT_OBJECTS = r"zoho-pipelines-lake-[^/]*/zoho/zoho/ai/enrichments/\*"  # LAKE_URL s3://<lake>/zoho
 LAKE_BUCKET = r"zoho-pipelines-lake-[^/]*$"  # the bucket itself, no object path
 LAKE_ENV = frozenset({"LAKE_URL", "LAKE_KMS_KEY_ID"})
 ENRICHMENT_GRANTS = (
