@@ -136,7 +136,16 @@ def _criterion(module: ModuleSpec, raw: Any, path: str) -> Predicate:
 
 
 def _cell(value: Any) -> str:
-    """How Bulk Read writes a value in CSV: lookups as their id, multiselects joined by ';'."""
+    """How Bulk Read writes a value in CSV: lookups as their id, multiselects joined by ';'.
+
+    Zoho documents the lookup cell (its id; `Account_Name.Account_Name` asks for the name) but not
+    how a list of objects (Tag, multi-select lookups) is written, and its Get Records page returns
+    subform and multi-select lookup values only for a single record
+    (https://www.zoho.com/crm/developer/docs/api/v8/get-records.html). Our choice, until Zoho says
+    otherwise: the items' names (ids where they have none) joined by ';' like a multiselect, never
+    a programming language's rendering of the object. The reader keeps such a cell as text, which
+    the normalizer stores losslessly (`_unfitted`) where the column wants a list.
+    """
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -144,8 +153,14 @@ def _cell(value: Any) -> str:
     if isinstance(value, dict):
         return str(value.get("id", ""))
     if isinstance(value, list):
-        return ";".join(map(str, value))
+        return ";".join(_item_name(item) for item in value)
     return str(value)
+
+
+def _item_name(item: Any) -> str:
+    if isinstance(item, dict):
+        return str(item.get("name") or item.get("id") or "")
+    return str(item)
 
 
 def page_token_for(page: int) -> str:

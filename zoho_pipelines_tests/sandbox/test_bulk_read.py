@@ -70,6 +70,15 @@ def test_csv_round_trips_every_value(api: httpx.Client, sandbox: RunningSandbox)
         assert row["Is_Qualified__c"] == str(record["Is_Qualified__c"]).lower()
         assert row["Modified_Time"] == record["Modified_Time"]
         descriptions.append(row["Description"])
+    tags_of = {
+        row["Id"]: row["Tag"] for row in run_job(api, {"module": {"api_name": "Leads"}, "fields": ["Tag"]})[1]
+    }
+    tagged = [record_id for record_id in crm.ids("Leads").tolist() if crm.record("Leads", record_id)["Tag"]]
+    assert tagged, "the sandbox tags some leads"
+    for record_id in tagged[:200]:
+        tags = crm.record("Leads", record_id)["Tag"]
+        assert tags_of[str(record_id)] == ";".join(tag["name"] for tag in tags)
+        assert "{" not in tags_of[str(record_id)]
     joined = "".join(descriptions)
     for needle in ("\n", '"', ",", "🚀", "中文"):
         assert needle in joined
