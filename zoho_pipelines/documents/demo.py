@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 
 import dagster as dg
@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from zoho_pipelines.clock import SYSTEM_CLOCK, Clock
+from zoho_pipelines.documents.batch import pending_ranges
 from zoho_pipelines.documents.model import DocumentRef
 from zoho_pipelines.documents.tables import EXTRACTIONS_TABLE, WRITEBACKS_TABLE
 from zoho_pipelines.sandbox.server import SandboxConfig, start_sandbox
@@ -87,24 +88,61 @@ def run_documents_demo(
             )
             job = defs.resolve_job_def(deals.job_name)
 
-            def run(**partitions: object) -> bool:
+            def run(first: str, last: str) -> dg.ExecuteInProcessResult:
+                partitions = (
+                    {"partition_key": first} if first == last else {"tags": partition_range_tags(first, last)}
+                )
                 return job.execute_in_process(
                     instance=instance, run_config=QUIET_RUN_CONFIG, raise_on_error=False, **partitions
-                ).success
+                )
 
-            # One run over the whole range; when a document fails it, each runs alone, so the
-            # others are still written back and the failed ones are named by their own runs.
-            if not keys or run(tags=partition_range_tags(keys[0], keys[-1])):
-                failures = 0
-            else:
-                failures = sum(not run(partition_key=key) for key in keys)
-        failures += 0 if discovery.success else 1
+            failed = run_isolating_failures(run, keys)
     with closing(open_warehouse(settings.resolved_warehouse_url)) as warehouse:
         console.print(_summary(warehouse))
-    console.print(
-        f"{failures} of {len(keys)} documents failed." if failures else "Every document passed (one run)."
-    )
-    return 1 if failures else 0
+    if not discovery.success:
+        console.print("The discovery run failed: see its run in the Dagster UI (`dg dev`).")
+    if failed:
+        console.print(f"{len(failed)} of {len(keys)} documents failed (their runs are in the Dagster UI):")
+        for key in sorted(failed):
+            console.print(f"  {key}")
+    elif discovery.success:
+        console.print("Every document passed.")
+    return 1 if failed or not discovery.success else 0
+
+
+def run_isolating_failures(
+    run: Callable[[str, str], dg.ExecuteInProcessResult], keys: Sequence[str]
+) -> set[str]:
+    """One run over every document; when it fails, runs again over the ranges between the
+    documents it names (or each document alone, when a step failed without naming any), so one
+    bad document does not hold the others back. Returns the documents that failed."""
+    if not keys:
+        return set()
+    result = run(keys[0], keys[-1])
+    if result.success:
+        return set()
+    named = _named_failures(result)
+    if not named:
+        return {key for key in keys if not run(key, key).success}
+    for first, last in pending_ranges(keys, named):
+        if not run(first, last).success:
+            named.update(keys[keys.index(first) : keys.index(last) + 1])
+    return named
+
+
+def _named_failures(result: dg.ExecuteInProcessResult) -> set[str]:
+    """The documents the run's failed steps name (their Failure's "failed" metadata); empty when
+    a step failed otherwise."""
+    named: set[str] = set()
+    for event in result.all_events:
+        if not event.is_step_failure:
+            continue
+        failure = event.step_failure_data.user_failure_data
+        listed = failure.metadata.get("failed") if failure is not None else None
+        if listed is None:
+            return set()
+        named.update(listed.value)
+    return named
 
 
 def _summary(warehouse: SqlWarehouse) -> Table:
