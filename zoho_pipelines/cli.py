@@ -15,10 +15,11 @@ from typer.core import TyperGroup
 
 from zoho_pipelines.catalog import CatalogError
 from zoho_pipelines.demo_port import DEFAULT_PORT, PortInUseError
+from zoho_pipelines.documents.extra import DocumentsExtraMissing
 from zoho_pipelines.settings import ConfigurationError
 from zoho_pipelines.zoho.errors import ZohoAuthError, ZohoConnectionError
 
-ACTIONABLE_ERRORS = (ConfigurationError, CatalogError, PortInUseError)
+ACTIONABLE_ERRORS = (ConfigurationError, CatalogError, PortInUseError, DocumentsExtraMissing)
 # Zoho refusing the credentials or not answering at all: one line saying what to check.
 _ZOHO_HINTS: dict[type[Exception], str] = {
     ZohoAuthError: "check ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET and ZOHO_REFRESH_TOKEN, and ZOHO_DC for the org",
@@ -104,6 +105,9 @@ def documents(
 ) -> None:
     """Extract the sandbox Deals' contract and invoice PDFs; write their values back onto the Deals."""
     from zoho_pipelines.documents.demo import run_documents_demo
+    from zoho_pipelines.documents.extra import require_all
+
+    require_all()
 
     raise typer.Exit(run_documents_demo(records=records, port=port, start_sandbox=sandbox))
 

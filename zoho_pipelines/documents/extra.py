@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from types import ModuleType
 
-INSTALL_HINT = 'document features need the documents extra: pip install ".[documents]"'
+INSTALL_HINT = (
+    'document features need the documents extra: scripts/install documents (or pip install ".[documents]")'
+)
+# What the extra brings, by import name: the PDF text layer, Textract's parser, the sandbox's PDFs.
+EXTRA_MODULES = ("pypdf", "textractor", "fpdf")
 
 
 class DocumentsExtraMissing(ImportError):
@@ -18,3 +23,11 @@ def require(module: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as error:
         raise DocumentsExtraMissing(f"{INSTALL_HINT} ({module} is missing)") from error
+
+
+def require_all() -> None:
+    """Fail at once, in one line, when any part of the extra is missing: a documents run that
+    starts without it fails in the sandbox, the discovery and every extraction instead."""
+    missing = [module for module in EXTRA_MODULES if importlib.util.find_spec(module) is None]
+    if missing:
+        raise DocumentsExtraMissing(f"{INSTALL_HINT} ({', '.join(missing)} missing)")
