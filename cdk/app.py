@@ -21,7 +21,10 @@ for path in (HERE, HERE.parent):  # zoho_infra, and the zoho_pipelines package i
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-import aws_cdk as cdk  # noqa: E402
+try:
+    import aws_cdk as cdk
+except ModuleNotFoundError:  # the runtime install has no CDK: say how to get it, in one line
+    sys.exit("cdk/app.py needs the cdk extra: run scripts/install cdk, then .venv/bin/python cdk/app.py")
 from aws_cdk import aws_ecs as ecs  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
 from zoho_infra.config import DeploymentConfig, cdk_json_context  # noqa: E402
