@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from zoho_pipelines.sandbox.server import RunningSandbox
-from zoho_pipelines_tests.zoho.token_sharing_worker import run_worker, spawn_all
+from zoho_pipelines_tests.zoho.token_sharing_worker import run_worker, spawn_all, sync_a_day
 
 PROCESSES = 20
 REVOKED_PROCESSES = 8
@@ -70,6 +70,30 @@ def test_twenty_processes_sharing_a_home_mint_one_token(
     assert limited_sandbox.config.client_secret not in text
     assert limited_sandbox.state is not None
     assert limited_sandbox.state.tokens.issued_tokens()[0] in text  # the one shared token
+
+
+def test_twenty_processes_syncing_different_days_into_the_lake_mint_one_token(
+    limited_sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """Issue 10's case: twenty run tasks at once, each a different module-day into one lake."""
+    anchor = limited_sandbox.config.anchor
+    assert anchor is not None
+    days = [(anchor - timedelta(days=1 + index)).date() for index in range(PROCESSES)]
+    env = worker_env(limited_sandbox, tmp_path / "home")
+    lake_dir = str(tmp_path / "lake")
+
+    reports = spawn_all(sync_a_day, [(index, env, lake_dir, days[index]) for index in range(PROCESSES)])
+
+    assert [report.get("error") for report in reports if not report["ok"]] == []
+    assert len({(report["module"], report["day"]) for report in reports}) == PROCESSES
+    assert len({report["day"] for report in reports}) == PROCESSES, "twenty different days"
+    assert sum(report["records"] for report in reports) > 0
+    assert all(report["rows"] >= report["records"] for report in reports)
+    assert limited_sandbox.stats()["tokens_issued"] == 1
+    assert sum(report["token_refreshes"] for report in reports) == 1
+    assert all(report["responses_by_status"].get(401, 0) == 0 for report in reports)
+    written = sorted((tmp_path / "lake").rglob("*.parquet"))
+    assert len(written) == PROCESSES
 
 
 def test_after_zoho_revokes_the_token_twenty_processes_mint_one_more(

@@ -11,7 +11,8 @@ import multiprocessing
 import os
 import traceback
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 MODULES = ("Leads", "Contacts", "Accounts", "Deals")
@@ -72,6 +73,37 @@ def run_worker(
     barrier.wait(timeout=120)
     try:
         results.put({"index": index, "ok": True, **read_something(index, start, end)})
+    except BaseException:
+        results.put({"index": index, "ok": False, "error": traceback.format_exc()})
+
+
+def sync_a_day(
+    index: int, env: Mapping[str, str | None], lake_dir: str, day: date, barrier: Any, results: Any
+) -> None:
+    """Process entry point: what a Dagster run task does, syncing one module's day into the lake."""
+    apply_env(env)
+    barrier.wait(timeout=120)
+    try:
+        from zoho_pipelines.catalog import selected_modules
+        from zoho_pipelines.lake import LocalLake
+        from zoho_pipelines.pipeline.sync import sync_partition
+        from zoho_pipelines.settings import load_settings
+        from zoho_pipelines.zoho.client import ZohoClient
+
+        spec = selected_modules({})[index % len(MODULES)]
+        with ZohoClient.from_settings(load_settings()) as client:
+            synced = sync_partition(client, LocalLake(Path(lake_dir)), spec, day)
+            results.put(
+                {
+                    "index": index,
+                    "ok": True,
+                    "module": spec.selector,
+                    "day": day.isoformat(),
+                    "records": synced.records_received,
+                    "rows": synced.written.rows,
+                    **client.stats.snapshot(),
+                }
+            )
     except BaseException:
         results.put({"index": index, "ok": False, "error": traceback.format_exc()})
 
