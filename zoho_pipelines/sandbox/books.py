@@ -3,8 +3,9 @@ customer payments and recurring invoices, listed with page/per_page, newest firs
 last_modified_time where Books documents that filter; and the writes onboarding makes: POST
 /contacts, /invoices and /recurringinvoices, and PUT /contacts by a unique custom field with X-Upsert.
 Each endpoint takes only the query parameters Books documents for it (`LIST_PARAMETERS`,
-`WRITE_PARAMETERS`, with the pages cited there) and PUT /contacts only its documented body fields;
-anything else is refused, so a client cannot come to rely on something Books never promised.
+`WRITE_PARAMETERS`, with the pages cited there), and each write only the body fields and line item
+keys its page documents (`BODY_FIELDS`, `LINE_ITEM_FIELDS`); anything else is refused, so a client
+cannot come to rely on something Books never promised.
 
 Writes take Books' JSON body (or the older form field JSONString), are validated the way Books
 refuses bad input (HTTP 400 with a Books code and message; a contact name or recurrence name
@@ -187,47 +188,53 @@ DEFAULT_SORT_COLUMNS = ("created_time",)
 # Books documents no answer to a parameter it does not know; the sandbox answers the shape Books
 # gives a bad list parameter (HTTP 400, code 2, "Invalid value passed for <name>"), a choice of ours.
 UNDOCUMENTED_PARAMETER = 2
-# The body fields "Update a contact using a custom field's unique value" documents
-# (https://www.zoho.com/books/api/v3/contacts/#update-a-contact-using-a-custom-fields-unique-value).
-UPSERT_CONTACT_FIELDS = frozenset(
+# The body fields each write documents, and nothing else: one Books does not document is refused
+# like an undocumented query parameter (`UNDOCUMENTED_PARAMETER`). Each list is the "Arguments" of
+# the page cited beside it, as Zoho's OpenAPI document linked from that page lists them.
+_TAX_FIELDS = frozenset(
     {
+        "vat_treatment",
+        "tax_treatment",
+        "gst_no",
+        "gst_treatment",
+        "avatax_use_code",
+        "avatax_exempt_no",
+        "tax_authority_id",
+        "tax_exemption_id",
+        "tax_id",
+    }
+)
+_CONTACT_FIELDS = frozenset(
+    {
+        *_TAX_FIELDS,
         "contact_name",
         "company_name",
-        "payment_terms",
-        "payment_terms_label",
+        "website",
         "contact_type",
         "customer_sub_type",
-        "currency_id",
-        "opening_balances",
         "credit_limit",
         "tags",
-        "website",
-        "owner_id",
-        "custom_fields",
+        "currency_id",
+        "payment_terms",
+        "payment_terms_label",
+        "notes",
         "billing_address",
         "shipping_address",
         "contact_persons",
         "default_templates",
-        "notes",
+        "custom_fields",
+        "opening_balances",
         "vat_reg_no",
+        "owner_id",
         "tax_reg_no",
-        "country_code",
-        "tax_treatment",
         "tax_exemption_certificate_number",
+        "country_code",
         "tax_regime",
         "legal_name",
         "is_tds_registered",
-        "vat_treatment",
         "place_of_contact",
-        "gst_no",
-        "gst_treatment",
         "tax_authority_name",
-        "avatax_exempt_no",
-        "avatax_use_code",
-        "tax_exemption_id",
         "tax_exemption_code",
-        "tax_authority_id",
-        "tax_id",
         "is_taxable",
         "facebook",
         "twitter",
@@ -236,6 +243,154 @@ UPSERT_CONTACT_FIELDS = frozenset(
         "tax_id_value",
     }
 )
+_DOCUMENT_FIELDS = frozenset(
+    {
+        *_TAX_FIELDS,
+        "customer_id",
+        "currency_id",
+        "contact_persons_associated",
+        "place_of_supply",
+        "is_reverse_charge_applied",
+        "cfdi_usage",
+        "reference_number",
+        "template_id",
+        "payment_terms",
+        "payment_terms_label",
+        "discount",
+        "is_discount_before_tax",
+        "discount_type",
+        "is_inclusive_tax",
+        "exchange_rate",
+        "location_id",
+        "salesperson_name",
+        "custom_fields",
+        "line_items",
+        "payment_options",
+        "allow_partial_payments",
+        "shipping_charge",
+        "adjustment",
+        "adjustment_description",
+        "avatax_tax_code",
+    }
+)
+BODY_FIELDS: dict[str, frozenset[str]] = {
+    # https://www.zoho.com/books/api/v3/contacts/#create-a-contact
+    "contacts": frozenset(
+        {
+            *_CONTACT_FIELDS,
+            "language_code",
+            "pricebook_id",
+            "contact_number",
+            "ignore_auto_number_generation",
+            "is_portal_enabled",
+            "tds_tax_id",
+        }
+    ),
+    # https://www.zoho.com/books/api/v3/invoices/#create-an-invoice
+    "invoices": frozenset(
+        {
+            *_DOCUMENT_FIELDS,
+            "contact_persons",
+            "invoice_number",
+            "date",
+            "due_date",
+            "recurring_invoice_id",
+            "invoiced_estimate_id",
+            "send",
+            "custom_body",
+            "custom_subject",
+            "notes",
+            "terms",
+            "reason",
+            "billing_address_id",
+            "shipping_address_id",
+            "expense_id",
+            "salesorder_item_id",
+            "time_entry_ids",
+            "batch_payments",
+        }
+    ),
+    # https://www.zoho.com/books/api/v3/recurring-invoices/#create-a-recurring-invoice
+    "recurringinvoices": frozenset(
+        {
+            *_DOCUMENT_FIELDS,
+            "recurrence_name",
+            "start_date",
+            "end_date",
+            "recurrence_frequency",
+            "repeat_every",
+            "email",
+            "billing_address",
+            "shipping_address",
+        }
+    ),
+    # https://www.zoho.com/books/api/v3/contacts/#update-a-contact-using-a-custom-fields-unique-value
+    "contacts upsert": _CONTACT_FIELDS,
+}
+# The keys of one entry of `line_items`, as the same pages document them.
+LINE_ITEM_FIELDS: dict[str, frozenset[str]] = {
+    "invoices": frozenset(
+        {
+            "item_id",
+            "project_id",
+            "time_entry_ids",
+            "product_type",
+            "hsn_or_sac",
+            "sat_item_key_code",
+            "unitkey_code",
+            "location_id",
+            "expense_id",
+            "bill_id",
+            "bill_item_id",
+            "expense_receipt_name",
+            "name",
+            "description",
+            "item_order",
+            "bcy_rate",
+            "rate",
+            "quantity",
+            "unit",
+            "discount_amount",
+            "discount",
+            "tags",
+            "tax_id",
+            "tds_tax_id",
+            "tax_name",
+            "tax_type",
+            "tax_percentage",
+            "tax_treatment_code",
+            "header_name",
+            "salesorder_item_id",
+        }
+    ),
+    # The page lists line_item_id, quantity, name, item_total, product_type, hsn_or_sac,
+    # sat_item_key_code, unitkey_code, tags, location_id, tax_id, tds_tax_id, tax_treatment_code,
+    # project_id and header_name inside line_items, and item_id, name, description, rate, quantity
+    # and unit right after them, a line's keys everywhere else in Books: both sets are taken.
+    "recurringinvoices": frozenset(
+        {
+            "line_item_id",
+            "quantity",
+            "name",
+            "item_total",
+            "product_type",
+            "hsn_or_sac",
+            "sat_item_key_code",
+            "unitkey_code",
+            "tags",
+            "location_id",
+            "tax_id",
+            "tds_tax_id",
+            "tax_treatment_code",
+            "project_id",
+            "header_name",
+            "item_id",
+            "description",
+            "rate",
+            "unit",
+        }
+    ),
+}
 MAX_NAME_LENGTH = 200
 MAX_REFERENCE_LENGTH = 100
 INVALID_VALUE = 4  # Books: "Invalid value passed for <field>"
@@ -341,6 +496,19 @@ def _refuse_undocumented(request: Request, documented: frozenset[str]) -> None:
     for name in request.query_params:
         if name not in documented and name not in COMMON_PARAMETERS:
             raise BooksError(400, UNDOCUMENTED_PARAMETER, f"Invalid value passed for {name}")
+
+
+def _refuse_undocumented_fields(body: Mapping[str, Any], write: str) -> None:
+    """Raise for the first body field, or key of a line item, that the write does not document,
+    answered the way an undocumented query parameter is."""
+    lines = body.get("line_items")
+    line_keys = (
+        [key for line in lines if isinstance(line, dict) for key in line] if isinstance(lines, list) else []
+    )
+    undocumented = [name for name in body if name not in BODY_FIELDS[write]]
+    undocumented += [key for key in line_keys if key not in LINE_ITEM_FIELDS.get(write, frozenset())]
+    if undocumented:
+        raise BooksError(400, UNDOCUMENTED_PARAMETER, f"Invalid value passed for {undocumented[0]}")
 
 
 def _int_param(request: Request, name: str, default: int) -> int:
@@ -521,9 +689,7 @@ class BooksApi:
             if not value:
                 raise _invalid("X-Unique-Identifier-Value")
             body = await _request_body(request)
-            for field in body:
-                if field not in UPSERT_CONTACT_FIELDS:
-                    raise _invalid(field)
+            _refuse_undocumented_fields(body, "contacts upsert")
             index = org.data.contact_with(api_name, value)
             if index is None and (request.headers.get("x-upsert") or "").lower() != "true":
                 raise BooksError(404, NOT_FOUND, "Contact does not exist.")
@@ -568,7 +734,9 @@ class BooksApi:
         try:
             _refuse_undocumented(request, WRITE_PARAMETERS.get(entity, frozenset()))
             org = self._organization(request)
-            fields = validate(org.data, await _request_body(request))
+            body = await _request_body(request)
+            _refuse_undocumented_fields(body, entity)
+            fields = validate(org.data, body)
         except BooksError as error:
             return books_json({"code": error.code, "message": error.message}, error.status)
         record = create(org.data, fields, epoch_ms(self.clock.now()))
@@ -641,10 +809,9 @@ def _contact_fields(
     sub_type = body.get("customer_sub_type", "business")
     if sub_type not in ("business", "individual"):
         raise _invalid("customer_sub_type")
-    currency = body.get("currency_code") or BASE_CURRENCY
-    if currency not in CURRENCIES:
-        raise _invalid("currency_code")
-    email = _text(body, "email", limit=100)
+    currency = _currency_code(body.get("currency_id"))
+    person = _primary_person(body.get("contact_persons"))
+    email = _text(person, "email", limit=100)
     if email and "@" not in email:
         raise _invalid("email")
     return {
@@ -655,12 +822,32 @@ def _contact_fields(
         "currency_code": currency,
         "payment_terms": _whole(body, "payment_terms", 0, 0),
         "custom_fields": _custom_values(data, body.get("custom_fields"), exclude=exclude),
-        "first_name": _text(body, "first_name", limit=100),
-        "last_name": _text(body, "last_name", limit=100),
+        "first_name": _text(person, "first_name", limit=100),
+        "last_name": _text(person, "last_name", limit=100),
         "email": email,
-        "phone": _text(body, "phone", limit=50),
+        "phone": _text(person, "phone", limit=50),
         "notes": _text(body, "notes", limit=5_000),
     }
+
+
+def _currency_code(currency_id: Any) -> str:
+    """The code of the currency `currency_id` names (Books takes the id; the base one when absent)."""
+    if currency_id in (None, ""):
+        return BASE_CURRENCY
+    code = next((code for code, (known_id, _, _) in CURRENCIES.items() if known_id == str(currency_id)), None)
+    if code is None:
+        raise _invalid("currency_id")
+    return code
+
+
+def _primary_person(raw: Any) -> Mapping[str, Any]:
+    """The contact person marked primary (else the first): Books documents the contact's own
+    names, email and phone only there, not as fields of the contact."""
+    if raw in (None, []):
+        return {}
+    if not isinstance(raw, list) or not all(isinstance(person, dict) for person in raw):
+        raise _invalid("contact_persons")
+    return next((person for person in raw if person.get("is_primary_contact")), raw[0])
 
 
 def _custom_values(data: BooksDataset, raw: Any, *, exclude: int | None) -> dict[str, str]:

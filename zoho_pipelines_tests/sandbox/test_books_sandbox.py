@@ -99,7 +99,7 @@ def test_undocumented_write_parameters_and_upsert_fields_are_refused(api: httpx.
         json={"contact_name": "Undocumented Field Ltd", "zcrm_account_id": "1"},
     )
     assert upsert.status_code == 400
-    assert upsert.json() == {"code": 4, "message": "Invalid value passed for zcrm_account_id"}
+    assert upsert.json() == {"code": 2, "message": "Invalid value passed for zcrm_account_id"}
 
 
 def list_all(api: httpx.Client, entity: str, params: dict) -> list[dict]:
@@ -306,8 +306,10 @@ def test_a_created_contact_is_kept_listed_and_found_by_name(books: httpx.Client)
             "/books/v3/contacts",
             json={
                 "contact_name": "Zephyr Onboarding Ltd",
-                "zcrm_account_id": "98765",
-                "currency_code": "EUR",
+                "currency_id": "460000000000099",  # EUR
+                "contact_persons": [
+                    {"first_name": "Zoe", "email": "zoe@zephyr.example", "is_primary_contact": True}
+                ],
             },
         ),
         "contact",
@@ -316,6 +318,7 @@ def test_a_created_contact_is_kept_listed_and_found_by_name(books: httpx.Client)
     # Create a Contact documents no CRM link (Books' CRM integration makes those): not linked.
     assert (contact["zcrm_account_id"], contact["is_linked_with_zohocrm"]) == ("", False)
     assert contact["currency_code"] == "EUR"
+    assert (contact["first_name"], contact["email"]) == ("Zoe", "zoe@zephyr.example")
     assert books.get(f"/books/v3/contacts/{contact['contact_id']}").json()["contact"] == contact
     found = books.get("/books/v3/contacts", params={"contact_name": "zephyr onboarding ltd"}).json()
     assert [row["contact_id"] for row in found["contacts"]] == [contact["contact_id"]]
@@ -345,7 +348,7 @@ def test_contact_names_are_unique_as_in_books(books: httpx.Client) -> None:
         ({"contact_name": "   "}, "contact_name"),
         ({"contact_name": "x" * 201}, "contact_name"),
         ({"contact_name": "Bad Type", "contact_type": "partner"}, "contact_type"),
-        ({"contact_name": "Bad Currency", "currency_code": "XYZ"}, "currency_code"),
+        ({"contact_name": "Bad Currency", "currency_id": "1"}, "currency_id"),
         (
             {"contact_name": "Bad Field", "custom_fields": [{"api_name": "cf_nope", "value": "1"}]},
             "custom_fields",
@@ -544,3 +547,43 @@ def test_created_ids_follow_from_the_seed_and_the_order_of_creation() -> None:
                 (contact["contact_id"], invoice["invoice_id"], invoice["line_items"][0]["line_item_id"])
             )
     assert ids[0] == ids[1]
+
+
+# Last of the `books` tests: the writes it accepts would shift the invoice numbers others expect.
+@pytest.mark.parametrize(
+    ("entity", "documented", "undocumented"),
+    [
+        # https://www.zoho.com/books/api/v3/contacts/#create-a-contact: no CRM link, no top-level email
+        ("contacts", {"notes": "n"}, {"zcrm_account_id": "1"}),
+        ("contacts", {"website": "https://x.example"}, {"email": "a@x.example"}),
+        # https://www.zoho.com/books/api/v3/invoices/#create-an-invoice
+        ("invoices", {"notes": "n"}, {"draft": True}),
+        ("invoices", {"terms": "t"}, {"line_items": [{"name": "x", "rate": 1, "price": 1}]}),
+        # https://www.zoho.com/books/api/v3/recurring-invoices/#create-a-recurring-invoice
+        ("recurringinvoices", {"salesperson_name": "S"}, {"notes": "n"}),
+        ("recurringinvoices", {"repeat_every": 2}, {"line_items": [{"name": "x", "rate": 1, "amount": 1}]}),
+    ],
+)
+def test_undocumented_body_fields_of_every_write_are_refused(
+    books: httpx.Client, entity: str, documented: dict, undocumented: dict
+) -> None:
+    case = f"{entity} {sorted(documented)} {sorted(undocumented)}"
+    customer = created(books.post("/books/v3/contacts", json={"contact_name": f"Customer {case}"}), "contact")
+    bodies = {
+        "contacts": {"contact_name": f"Contact {case}"},
+        "invoices": {"customer_id": customer["contact_id"], "line_items": [{"name": "x", "rate": 1}]},
+        "recurringinvoices": {
+            "recurrence_name": f"body {case}",
+            "customer_id": customer["contact_id"],
+            "recurrence_frequency": "months",
+            "start_date": "2026-12-01",
+            "line_items": [{"name": "x", "rate": 1}],
+        },
+    }
+    refused = books.post(f"/books/v3/{entity}", json={**bodies[entity], **documented, **undocumented})
+    assert refused.status_code == 400
+    named = next(iter(undocumented))
+    if named == "line_items":
+        named = next(key for key in undocumented["line_items"][0] if key not in ("name", "rate"))
+    assert refused.json() == {"code": 2, "message": f"Invalid value passed for {named}"}
+    assert books.post(f"/books/v3/{entity}", json={**bodies[entity], **documented}).status_code == 201

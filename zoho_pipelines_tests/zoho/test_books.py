@@ -219,7 +219,11 @@ def test_created_records_are_read_back_by_id_search_and_window(
 ) -> None:
     sandbox, client = writer
     before = sandbox.clock.now() - timedelta(seconds=1)  # Books stamps writes with its own time
-    contact = client.create_contact({"contact_name": "Client Test Ltd", "zcrm_account_id": "4242"})
+    with pytest.raises(
+        ZohoInvalidDataError, match="zcrm_account_id"
+    ):  # Create a Contact documents no CRM link
+        client.create_contact({"contact_name": "Client Test Ltd", "zcrm_account_id": "4242"})
+    contact = client.create_contact({"contact_name": "Client Test Ltd"})
     invoice = client.create_invoice(
         {
             "customer_id": contact["contact_id"],
@@ -237,7 +241,7 @@ def test_created_records_are_read_back_by_id_search_and_window(
         }
     )
     assert invoice["status"] == "draft"  # send=False unless asked
-    # Create a Contact documents no CRM link: a created contact is not linked, whatever was sent.
+    # A contact we create is not linked to a CRM account; Books' CRM integration makes those links.
     assert client.get("contacts", contact["contact_id"])["zcrm_account_id"] == ""
     assert client.search("contacts", {"zcrm_account_id": "4242"}) == []
     assert client.get("invoices", invoice["invoice_id"])["total"] == 50_000
