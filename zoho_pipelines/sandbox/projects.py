@@ -2,11 +2,14 @@
 listed with index/range, 204 past the end, and project creation.
 
 Each listing takes only the query parameters Projects documents for it (`LIST_PARAMETERS`, pages
-cited there); tasks are listed project by project, as `restapi` documents, never portal-wide.
+cited there), and project creation only its documented form fields (`CREATE_PROJECT_FIELDS`);
+tasks are listed project by project, as `restapi` documents, never portal-wide. `restapi` task
+creation ("Create a Task", tasks-api.html) is not modelled: nothing here creates tasks.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -18,7 +21,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from zoho_pipelines.clock import SYSTEM_CLOCK, Clock, epoch_ms
 from zoho_pipelines.sandbox.lazy_records import Timeline, resolve_anchor
-from zoho_pipelines.sandbox.projects_data import ProjectsDataset, ProjectsSizes
+from zoho_pipelines.sandbox.projects_data import CUSTOM_FIELDS, ProjectsDataset, ProjectsSizes
 
 MAX_RANGE = 200
 DEFAULT_RANGE = 100
@@ -43,6 +46,13 @@ LIST_PARAMETERS = {
     # "Project Details", "Task Details": no parameters.
     "details": frozenset(),
 }
+# The form fields "Create a Project" takes
+# (https://www.zoho.com/projects/help/rest-api/projects-api.html#alink2): name (required),
+# description, owner, start_date and end_date (MM-DD-YYYY), and custom fields by their column name
+# as "Get Project Custom Fields" lists them for the portal (`CUSTOM_FIELDS`). The UDF_CHAR* names
+# could not be confirmed against Zoho's page from here (the stored copies cut the section off):
+# they are the portal's columns as the sandbox models them, not a documented list.
+CREATE_PROJECT_FIELDS = frozenset({"name", "description", "owner", "start_date", "end_date", *CUSTOM_FIELDS})
 
 
 class ProjectsError(Exception):
@@ -68,11 +78,11 @@ def _bad_parameter(name: str) -> ProjectsError:
     return ProjectsError(400, 6832, f"Input Parameter Does not Match the Pattern Specified: {name}")
 
 
-def _refuse_undocumented(request: Request, listing: str) -> None:
-    """Projects documents no answer to a parameter it does not list; the sandbox gives its
-    documented answer to a malformed one (6832), a choice of ours."""
-    for name in request.query_params:
-        if name not in LIST_PARAMETERS[listing]:
+def _refuse_undocumented(names: Iterable[str], documented: frozenset[str]) -> None:
+    """Projects documents no answer to a parameter (query or form field) it does not list; the
+    sandbox gives its documented answer to a malformed one (6832), a choice of ours."""
+    for name in names:
+        if name not in documented:
             raise _bad_parameter(name)
 
 
@@ -159,7 +169,7 @@ class ProjectsApi:
 
     async def list_projects(self, request: Request) -> Response:
         try:
-            _refuse_undocumented(request, "projects")
+            _refuse_undocumented(request.query_params, LIST_PARAMETERS["projects"])
             self._check_portal(request)
             status = request.query_params.get("status")
             if status not in (None, "", "active", "archived", "template"):
@@ -178,19 +188,21 @@ class ProjectsApi:
 
     async def get_project(self, request: Request) -> Response:
         try:
-            _refuse_undocumented(request, "details")
+            _refuse_undocumented(request.query_params, LIST_PARAMETERS["details"])
             index = self._project_index(request)
         except ProjectsError as error:
             return error.response()
         return projects_json({"projects": [self.data.render_project(index, _base_url(request))]})
 
     async def create_project(self, request: Request) -> Response:
+        # restapi takes url-encoded forms; stdlib parsing spares a multipart dependency.
+        fields = dict(parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True))
         try:
+            _refuse_undocumented(request.query_params, LIST_PARAMETERS["details"])
+            _refuse_undocumented(fields, CREATE_PROJECT_FIELDS)
             self._check_portal(request)
         except ProjectsError as error:
             return error.response()
-        # restapi takes url-encoded forms; stdlib parsing spares a multipart dependency.
-        fields = dict(parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True))
         if not fields.get("name", "").strip():
             return ProjectsError(400, 6831, "Input Parameter Missing: name").response()
         record = self.data.create_project(fields, epoch_ms(self.clock), _base_url(request))
@@ -198,7 +210,7 @@ class ProjectsApi:
 
     async def list_project_tasks(self, request: Request) -> Response:
         try:
-            _refuse_undocumented(request, "tasks")
+            _refuse_undocumented(request.query_params, LIST_PARAMETERS["tasks"])
             index = self._project_index(request)
             window = _page(request, np.sort(self.data.project_tasks(index)))
         except ProjectsError as error:

@@ -210,6 +210,9 @@ class ProjectsClient:
         # "Create a Project" (https://www.zoho.com/projects/help/rest-api/projects-api.html): a form
         # with name (required), description, owner, start_date and end_date (MM-DD-YYYY); custom
         # fields go by their column name (UDF_CHAR1...), as "Get Project Custom Fields" lists them.
+        # Nothing else is sent (the sandbox refuses any other field). The UDF_CHAR* form names are
+        # the portal's column names; Zoho's page could not be re-read here to confirm them as form
+        # fields (see `sandbox.projects.CREATE_PROJECT_FIELDS`).
         form: dict[str, str] = {"name": name}
         optional = {
             "description": description,

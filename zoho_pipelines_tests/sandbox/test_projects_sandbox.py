@@ -199,3 +199,38 @@ def test_create_project_makes_a_new_project_every_time_as_zoho_does(sandbox_fact
         missing_name = api.post(path, data={"name": " "})
         assert missing_name.status_code == 400
         assert missing_name.json()["error"]["code"] == 6831
+
+
+@pytest.mark.parametrize(
+    ("undocumented", "params"),
+    [
+        ({"UDF_CHAR9": "x"}, {}),  # not a custom field column of the portal
+        ({"customer_id": "1"}, {}),
+        ({}, {"modified_since": "1"}),
+    ],
+)
+def test_create_project_refuses_undocumented_fields(
+    sandbox_factory, undocumented: dict, params: dict
+) -> None:
+    running = sandbox_factory(records_per_module=20, anchor=ANCHOR)
+    with api_client(running) as api:
+        portal = api.get("/restapi/portals/").json()["portals"][0]["id_string"]
+        path = f"/restapi/portal/{portal}/projects/"
+        documented = {
+            "name": "Onboarding: Form",
+            "description": "d",
+            "owner": "2060758",
+            "start_date": "12-01-2026",
+            "end_date": "12-31-2026",
+            "UDF_CHAR2": "deal-1",
+        }
+        refused = api.post(path, data={**documented, **undocumented}, params=params)
+        assert refused.status_code == 400
+        (name,) = undocumented or params
+        assert refused.json() == {
+            "error": {
+                "code": 6832,
+                "message": f"Input Parameter Does not Match the Pattern Specified: {name}",
+            }
+        }
+        assert api.post(path, data=documented).status_code == 201
