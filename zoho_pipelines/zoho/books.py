@@ -136,7 +136,10 @@ class BooksClient:
             page += 1
 
     def create_contact(self, contact: Mapping[str, Any]) -> Record:
-        """Create a customer or vendor (Books' field names: contact_name, contact_type, ...)."""
+        """Create a customer or vendor with the caller's fields, which must be Create a Contact's
+        arguments (https://www.zoho.com/books/api/v3/contacts/#create-a-contact): e.g. currency_id,
+        not currency_code; the person's names, email and phone inside contact_persons; no
+        zcrm_account_id (the sandbox refuses anything else)."""
         return self._create("contacts", contact)
 
     def upsert_contact(
@@ -176,7 +179,9 @@ class BooksClient:
         return self._create("invoices", invoice, {"send": str(send).lower()})
 
     def create_recurring_invoice(self, profile: Mapping[str, Any]) -> Record:
-        """Create a recurring invoice profile (recurrence_name, recurrence_frequency, start_date...)."""
+        """Create a recurring invoice profile from Create a Recurring Invoice's arguments
+        (recurrence_name, customer_id, recurrence_frequency, start_date, line_items...:
+        https://www.zoho.com/books/api/v3/recurring-invoices/#create-a-recurring-invoice)."""
         return self._create("recurringinvoices", profile)
 
     def _create(
