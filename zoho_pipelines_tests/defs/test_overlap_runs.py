@@ -116,10 +116,12 @@ def _backfill(environment: dict[str, str], cwd: Path, days: list[date]) -> subpr
 
 
 def _finished_runs(instance: dg.DagsterInstance, expected: int) -> list[dg.DagsterRun]:
-    """Wait until `expected` runs exist and all reached a final state (the daemon's pace, bounded)."""
+    """Wait until `expected` runs of JOB exist and all reached a final state (the daemon's pace,
+    bounded). The daemon also ticks the code location's other schedules (zoho_ai's loader every
+    15 minutes), whose runs are not this test's business."""
     deadline = time.monotonic() + RUNS_TIMEOUT_S
     while True:
-        runs = instance.get_runs()
+        runs = instance.get_runs(filters=dg.RunsFilter(job_name=JOB))
         if len(runs) >= expected and all(run.is_finished for run in runs):
             return runs
         if time.monotonic() > deadline:
