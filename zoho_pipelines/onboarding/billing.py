@@ -23,7 +23,8 @@ invoice is created once. None of this depends on when an earlier attempt ran.
 
 Set-up (once per Books organization): Settings > Preferences > Customers and Vendors > Custom
 Fields > New Custom Field: label "CRM Account ID", data type Text, "Prevent Duplicate Values" on;
-its API name must be `cf_crm_account_id` (`CRM_ACCOUNT_FIELD`).
+its API name must be `cf_crm_account_id` (`CRM_ACCOUNT_FIELD`) and its label "CRM Account ID"
+(`CRM_ACCOUNT_LABEL`: the upsert's body names custom fields by label, its headers by API name).
 
 The invoice is created as a draft dated the day it is raised, for the deal's amount in the
 customer's currency: the first bill of a new customer goes to finance for review rather than
@@ -49,6 +50,7 @@ from zoho_pipelines.zoho.errors import ZohoInvalidDataError
 Record = dict[str, Any]
 MAX_NAME_LENGTH = 200
 CRM_ACCOUNT_FIELD = "cf_crm_account_id"
+CRM_ACCOUNT_LABEL = "CRM Account ID"
 """The Books contact custom field (unique) that holds the CRM account id of a customer we made."""
 NAME_IN_USE = "3062"  # Books: "The contact name already exists."
 
@@ -101,6 +103,7 @@ class BooksBilling:
                     "notes": f"Created by the deal onboarding of CRM deal {deal['id']}.",
                 },
                 unique_field=CRM_ACCOUNT_FIELD,
+                unique_label=CRM_ACCOUNT_LABEL,
                 unique_value=account_id,
             )
         except ZohoInvalidDataError as error:
@@ -171,6 +174,7 @@ def _held_for(contact: Mapping[str, Any], account_id: str) -> bool:
     values.update(
         str(field.get("value") or "")
         for field in contact.get("custom_fields") or ()
-        if isinstance(field, dict) and field.get("api_name") == CRM_ACCOUNT_FIELD
+        if isinstance(field, dict)
+        and (field.get("api_name") == CRM_ACCOUNT_FIELD or field.get("label") == CRM_ACCOUNT_LABEL)
     )
     return account_id in values and contact.get("contact_type") != "vendor"

@@ -693,7 +693,8 @@ class BooksApi:
             index = org.data.contact_with(api_name, value)
             if index is None and (request.headers.get("x-upsert") or "").lower() != "true":
                 raise BooksError(404, NOT_FOUND, "Contact does not exist.")
-            custom = [*(body.get("custom_fields") or []), {"api_name": api_name, "value": value}]
+            label = CONTACT_CUSTOM_FIELDS[api_name][1]
+            custom = [*(body.get("custom_fields") or []), {"label": label, "value": value}]
             fields = _contact_fields(org.data, {**body, "custom_fields": custom}, exclude=index)
         except BooksError as error:
             return books_json({"code": error.code, "message": error.message}, error.status)
@@ -850,19 +851,36 @@ def _primary_person(raw: Any) -> Mapping[str, Any]:
     return next((person for person in raw if person.get("is_primary_contact")), raw[0])
 
 
+CUSTOM_FIELD_ENTRY_KEYS = frozenset({"index", "label", "customfield_id", "value"})
+
+
 def _custom_values(data: BooksDataset, raw: Any, *, exclude: int | None) -> dict[str, str]:
-    """`custom_fields` ([{"api_name" or "customfield_id", "value"}]) as {api name: value}; a value
-    a duplicate-preventing field already holds on another contact is refused."""
+    """`custom_fields` as {api name: value}; a value a duplicate-preventing field already holds on
+    another contact is refused.
+
+    Entries name their field as Books documents for contact requests: by `index` (its position
+    among the organization's contact custom fields, from 1) or `label`
+    (https://www.zoho.com/books/api/v3/contacts/#create-a-contact,
+    #update-a-contact-using-a-custom-fields-unique-value); `customfield_id` as in invoice requests
+    (https://www.zoho.com/books/api/v3/invoices/#create-an-invoice). Any other key (an API name
+    included) is refused.
+    """
     if raw in (None, []):
         return {}
     if not isinstance(raw, list):
         raise _invalid("custom_fields")
     by_id = {field_id: api_name for api_name, (field_id, _, _) in CONTACT_CUSTOM_FIELDS.items()}
+    by_label = {label: api_name for api_name, (_, label, _) in CONTACT_CUSTOM_FIELDS.items()}
+    by_index = {str(position): api_name for position, api_name in enumerate(CONTACT_CUSTOM_FIELDS, start=1)}
     values: dict[str, str] = {}
     for entry in raw:
-        if not isinstance(entry, dict):
+        if not isinstance(entry, dict) or not set(entry) <= CUSTOM_FIELD_ENTRY_KEYS:
             raise _invalid("custom_fields")
-        api_name = entry.get("api_name") or by_id.get(str(entry.get("customfield_id") or ""))
+        api_name = (
+            by_label.get(str(entry.get("label") or ""))
+            or by_index.get(str(entry.get("index") or ""))
+            or by_id.get(str(entry.get("customfield_id") or ""))
+        )
         if api_name not in CONTACT_CUSTOM_FIELDS:
             raise _invalid("custom_fields")
         value = entry.get("value")

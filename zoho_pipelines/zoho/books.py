@@ -143,10 +143,11 @@ class BooksClient:
         return self._create("contacts", contact)
 
     def upsert_contact(
-        self, contact: Mapping[str, Any], *, unique_field: str, unique_value: str
+        self, contact: Mapping[str, Any], *, unique_field: str, unique_label: str, unique_value: str
     ) -> tuple[Record, bool]:
-        """The contact whose custom field `unique_field` holds `unique_value`, updated with
-        `contact`, or created with it (and that value) when there is none; (record, created).
+        """The contact whose custom field `unique_field` (API name; `unique_label` its label) holds
+        `unique_value`, updated with `contact`, or created with it (and that value) when there is
+        none; (record, created).
 
         Books' documented "Update a contact using a custom field's unique value" with X-Upsert
         (https://www.zoho.com/books/api/v3/contacts/#update-a-contact-using-a-custom-fields-unique-value):
@@ -155,8 +156,10 @@ class BooksClient:
         a second contact.
         """
         body = dict(contact)
-        fields = [field for field in body.get("custom_fields") or () if field.get("api_name") != unique_field]
-        body["custom_fields"] = [*fields, {"api_name": unique_field, "value": unique_value}]
+        # The request's custom_fields entries are documented with `index`, `value` and `label`
+        # only (no API name): the field is named by its label, the headers name it by API name.
+        fields = [field for field in body.get("custom_fields") or () if field.get("label") != unique_label]
+        body["custom_fields"] = [*fields, {"label": unique_label, "value": unique_value}]
         response = self._transport.request(
             "PUT",
             f"{API}/contacts",

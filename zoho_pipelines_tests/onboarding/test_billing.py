@@ -13,7 +13,12 @@ import pytest
 
 from zoho_pipelines.clock import ManualClock
 from zoho_pipelines.onboarding import handlers
-from zoho_pipelines.onboarding.billing import CRM_ACCOUNT_FIELD, BooksBilling, customer_name
+from zoho_pipelines.onboarding.billing import (
+    CRM_ACCOUNT_FIELD,
+    CRM_ACCOUNT_LABEL,
+    BooksBilling,
+    customer_name,
+)
 from zoho_pipelines.onboarding.errors import CustomerNameTaken
 from zoho_pipelines.onboarding.steps import OnboardingSteps, external_key
 from zoho_pipelines.sandbox.server import RunningSandbox
@@ -184,7 +189,7 @@ def test_a_name_held_by_another_accounts_contact_is_not_reused(
     other = client.books.create_contact(
         {
             "contact_name": customer_name(state["deal"]),
-            "custom_fields": [{"api_name": CRM_ACCOUNT_FIELD, "value": "1234567"}],
+            "custom_fields": [{"label": CRM_ACCOUNT_LABEL, "value": "1234567"}],
         }
     )
     with pytest.raises(CustomerNameTaken, match=other["contact_id"]):
@@ -211,7 +216,10 @@ def test_a_customer_renamed_in_books_is_still_found_by_its_custom_field(
     first = handlers.setup_billing(state)
     renamed = {"contact_name": "Renamed By Finance Ltd"}
     (contact, created) = client.books.upsert_contact(
-        renamed, unique_field=CRM_ACCOUNT_FIELD, unique_value=state["deal"]["account_id"]
+        renamed,
+        unique_field=CRM_ACCOUNT_FIELD,
+        unique_label=CRM_ACCOUNT_LABEL,
+        unique_value=state["deal"]["account_id"],
     )
     assert (contact["contact_id"], created) == (first["customer_id"], False)
 

@@ -350,7 +350,11 @@ def test_contact_names_are_unique_as_in_books(books: httpx.Client) -> None:
         ({"contact_name": "Bad Type", "contact_type": "partner"}, "contact_type"),
         ({"contact_name": "Bad Currency", "currency_id": "1"}, "currency_id"),
         (
-            {"contact_name": "Bad Field", "custom_fields": [{"api_name": "cf_nope", "value": "1"}]},
+            {"contact_name": "Bad Field", "custom_fields": [{"label": "No Such Field", "value": "1"}]},
+            "custom_fields",
+        ),
+        (  # Books documents index/label/value entries in contact requests, not API names
+            {"contact_name": "API Name", "custom_fields": [{"api_name": "cf_segment", "value": "1"}]},
             "custom_fields",
         ),
         ({"contact_name": "Bad Terms", "payment_terms": -1}, "payment_terms"),

@@ -270,12 +270,17 @@ def test_upsert_by_a_unique_custom_field_creates_once_then_finds(
     sandbox, client = writer
     contact = {"contact_name": "Upsert Test GmbH", "contact_type": "customer"}
 
-    first, created = client.upsert_contact(contact, unique_field="cf_crm_account_id", unique_value="777")
+    first, created = client.upsert_contact(
+        contact, unique_field="cf_crm_account_id", unique_label="CRM Account ID", unique_value="777"
+    )
     again, created_again = client.upsert_contact(
-        contact, unique_field="cf_crm_account_id", unique_value="777"
+        contact, unique_field="cf_crm_account_id", unique_label="CRM Account ID", unique_value="777"
     )
     other, _ = client.upsert_contact(
-        {"contact_name": "Upsert Test Two"}, unique_field="cf_crm_account_id", unique_value="778"
+        {"contact_name": "Upsert Test Two"},
+        unique_field="cf_crm_account_id",
+        unique_label="CRM Account ID",
+        unique_value="778",
     )
 
     assert (created, created_again) == (True, False)
@@ -289,12 +294,14 @@ def test_upsert_by_a_unique_custom_field_creates_once_then_finds(
         client.create_contact(
             {
                 "contact_name": "Sneaky Copy",
-                "custom_fields": [{"api_name": "cf_crm_account_id", "value": "777"}],
+                "custom_fields": [{"label": "CRM Account ID", "value": "777"}],
             }
         )
     assert raised.value.status == 400
     with pytest.raises(ZohoInvalidDataError, match="X-Unique-Identifier-Key"):
-        client.upsert_contact(contact, unique_field="cf_segment", unique_value="777")  # not unique
+        client.upsert_contact(
+            contact, unique_field="cf_segment", unique_label="Segment", unique_value="777"
+        )  # not unique
 
 
 def test_search_pages_through_every_match(writer: tuple[RunningSandbox, BooksClient]) -> None:
