@@ -220,6 +220,7 @@ class ProjectsApi:
 
     async def get_task(self, request: Request) -> Response:
         try:
+            _refuse_undocumented(request.query_params, LIST_PARAMETERS["details"])
             project_index = self._project_index(request)
         except ProjectsError as error:
             return error.response()

@@ -147,12 +147,15 @@ def test_each_projects_tasks_and_204_for_none(api: httpx.Client, portal: str, tr
         ("projects/{project}/tasks/", {"last_modified_time": "1"}),  # All Tasks documents no such filter
         ("projects/{project}/tasks/", {"sort_column": "last_modified_time"}),
         ("projects/{project}/", {"index": "1"}),
+        ("projects/{project}/tasks/{task}/", {"index": "1"}),  # Task Details documents none
     ],
 )
 def test_undocumented_parameters_are_refused(
     api: httpx.Client, portal: str, truth: ProjectsDataset, path: str, undocumented: dict
 ) -> None:
-    url = f"/restapi/portal/{portal}/" + path.format(project=int(truth.projects.ids[0]))
+    project = int(truth.projects.ids[0])
+    task = int(truth.tasks.ids[np.flatnonzero(truth.task_project == 0)[0]])
+    url = f"/restapi/portal/{portal}/" + path.format(project=project, task=task)
     response = api.get(url, params=undocumented)
     assert response.status_code == 400
     (name,) = undocumented
