@@ -3,17 +3,14 @@ enrichment objects (written by the onboarding's AIEnrichment Lambda) into `zoho_
 and a schedule that keeps it current. The work is `zoho_pipelines.ai.warehouse.load_enrichments`.
 """
 
-from contextlib import nullcontext
-
 import dagster as dg
 
 from zoho_pipelines.ai.store import open_enrichment_store
 from zoho_pipelines.ai.warehouse import APP, MODULE, load_enrichments
 from zoho_pipelines.defs.events.resources import ClockResource
 from zoho_pipelines.defs.resources import LakeResource, WarehouseResource
-from zoho_pipelines.events.processing.staging import staging_lake
+from zoho_pipelines.events.processing.staging import staging_for
 from zoho_pipelines.settings import load_settings
-from zoho_pipelines.warehouse import ArrowLoadingWarehouse
 
 ENRICHMENTS_KEY = dg.AssetKey(["warehouse", APP, MODULE])
 
@@ -33,14 +30,11 @@ def ai_enrichments(
     settings = load_settings()
     lake_url = lake.url or settings.resolved_lake_url
     store = open_enrichment_store(lake_url, kms_key_id=settings.lake_kms_key_id)
-    with warehouse.connect() as connection:
-        staged = (
-            nullcontext(None)
-            if isinstance(connection, ArrowLoadingWarehouse)
-            else staging_lake(lake_url, context.run_id, kms_key_id=settings.lake_kms_key_id)
-        )
-        with staged as staging:
-            result = load_enrichments(store, connection, staging=staging, clock=event_clock.clock())
+    with (
+        warehouse.connect() as connection,
+        staging_for(connection, lake_url, context.run.run_id, kms_key_id=settings.lake_kms_key_id) as staging,
+    ):
+        result = load_enrichments(store, connection, staging=staging, clock=event_clock.clock())
     return dg.MaterializeResult(
         metadata={
             "table": str(result.table),

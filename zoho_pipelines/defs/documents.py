@@ -44,9 +44,10 @@ from zoho_pipelines.documents.mapping import load_mapping
 from zoho_pipelines.documents.model import DocumentRef
 from zoho_pipelines.documents.store import document_store
 from zoho_pipelines.documents.writeback import FAILED, UNCHANGED, WRITTEN
-from zoho_pipelines.lake import Lake, open_lake
+from zoho_pipelines.events.processing.staging import staging_for
+from zoho_pipelines.lake import Lake
 from zoho_pipelines.settings import load_settings
-from zoho_pipelines.warehouse import ArrowLoadingWarehouse, SqlWarehouse
+from zoho_pipelines.warehouse import SqlWarehouse
 
 DOCUMENT_MODULES = ("Deals",)
 """The CRM modules whose files are read; mapping.toml's write-back rules name Deals' fields."""
@@ -81,15 +82,6 @@ class DiscoveryConfig(dg.Config):
     )
 
 
-def _staging(lake: LakeResource, warehouse: SqlWarehouse) -> Lake | None:
-    """Redshift loads only from S3 (COPY): rows go through a staging prefix of the lake."""
-    if isinstance(warehouse, ArrowLoadingWarehouse):
-        return None
-    settings = load_settings()
-    url = (lake.url or settings.resolved_lake_url).rstrip("/")
-    return open_lake(f"{url}/_documents_staging", kms_key_id=settings.lake_kms_key_id)
-
-
 BatchStep = Callable[[DocumentsFlow, SqlWarehouse, Sequence[DocumentRef], Lake | None], BatchResult]
 
 
@@ -104,8 +96,13 @@ def _run_batch(
     """The step over the run's documents. A failed document fails the run (so none of its range
     reads as done), after the others' rows are saved."""
     refs = [DocumentRef.from_partition_key(key) for key in context.partition_keys]
-    with warehouse.connect() as connection:
-        result = step(flow, connection, refs, _staging(lake, connection))
+    settings = load_settings()
+    lake_url = lake.url or settings.resolved_lake_url
+    with (
+        warehouse.connect() as connection,
+        staging_for(connection, lake_url, context.run.run_id, kms_key_id=settings.lake_kms_key_id) as staging,
+    ):
+        result = step(flow, connection, refs, staging)
     if result.failures:
         raise dg.Failure(
             description=f"{len(result.failures)} documents failed to {verb}: {result.failure_summary()}",

@@ -5,7 +5,6 @@ No `from __future__ import annotations` here: Dagster reads the config and resou
 of ops, sensors and schedules when they are defined, and cannot resolve them from strings.
 """
 
-from contextlib import nullcontext
 from datetime import timedelta
 from typing import Any
 
@@ -20,9 +19,8 @@ from zoho_pipelines.events.processing.channels import ensure_watch_channel
 from zoho_pipelines.events.processing.config import load_event_settings
 from zoho_pipelines.events.processing.qualification import qualify_leads
 from zoho_pipelines.events.processing.refresh import refresh_batch
-from zoho_pipelines.events.processing.staging import staging_lake
+from zoho_pipelines.events.processing.staging import staging_for
 from zoho_pipelines.settings import load_settings
-from zoho_pipelines.warehouse import ArrowLoadingWarehouse
 
 REFRESH_OP = "refresh_changed_records"
 QUALIFY_OP = "qualify_new_leads"
@@ -74,12 +72,8 @@ def refresh_changed_records(
     batch = config.batch()
     spec = default_catalog().get(batch.app, batch.module)
     with warehouse.connect() as connection:
-        # A warehouse that loads only from the lake (Redshift) gets the rows through a staging
-        # lake private to this run, removed once merged.
-        staged = (
-            nullcontext(None)
-            if isinstance(connection, ArrowLoadingWarehouse)
-            else staging_lake(lake.lake().url, context.run_id, kms_key_id=load_settings().lake_kms_key_id)
+        staged = staging_for(
+            connection, lake.lake().url, context.run.run_id, kms_key_id=load_settings().lake_kms_key_id
         )
         with staged as staging:
             result = refresh_batch(

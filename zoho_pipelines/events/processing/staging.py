@@ -1,5 +1,6 @@
-"""A private, short-lived lake for one event run's rows, for warehouses that load only from the
-lake (Redshift's COPY reads S3, nothing else).
+"""A private, short-lived lake for one run's rows (event refreshes, document extractions and
+write-backs, the enrichment loader), for warehouses that load only from the lake (Redshift's COPY
+reads S3, nothing else).
 
 The run writes its rows there as ordinary daily partitions (`merge_rows` puts each row under its
 own modification day, as the lake requires), the warehouse merges them, and the whole staging
@@ -13,10 +14,11 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from zoho_pipelines.lake import Lake, LocalLake, S3Lake, open_lake
+from zoho_pipelines.warehouse import ArrowLoadingWarehouse, SqlWarehouse
 
 STAGING_PREFIX = "_event_staging"
 _DELETE_BATCH = 1_000  # S3 DeleteObjects' limit
@@ -36,6 +38,16 @@ def staging_lake(
         yield lake
     finally:
         remove_lake(lake, s3_client=s3_client)
+
+
+def staging_for(
+    warehouse: SqlWarehouse, lake_url: str, run_id: str, *, kms_key_id: str | None = None
+) -> AbstractContextManager[Lake | None]:
+    """What a run merging rows of its own needs: nothing for a warehouse that loads Arrow itself,
+    else (Redshift loads only from S3) the run's staging lake, removed on exit."""
+    if isinstance(warehouse, ArrowLoadingWarehouse):
+        return nullcontext(None)
+    return staging_lake(lake_url, run_id, kms_key_id=kms_key_id)
 
 
 def remove_lake(lake: Lake, *, s3_client: Any = None) -> int:
