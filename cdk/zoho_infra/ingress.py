@@ -51,43 +51,24 @@ class WebhookIngress(Construct):
         topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.webhook_secret = secretsmanager.Secret(
-            self,
+        self.webhook_secret = self._accepted_values_secret(
             "WebhookSecret",
             description="Accepted X-Zoho-Secret values (every string value of this JSON object)",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                secret_string_template="{}",  # noqa: S106 (an empty JSON object, not a password)
-                generate_string_key="current",
-                exclude_punctuation=True,
-                password_length=48,
+            why_not_rotated=(
+                "Rotating this secret means changing Zoho's webhook configuration too, which Secrets "
+                "Manager cannot do; rotation is the documented manual overlap (add a second key, switch "
+                "Zoho, remove the old key) that the handler supports by accepting every value in the object."
             ),
         )
-        acknowledge(
-            self.webhook_secret,
-            "AwsSolutions-SMG4",
-            "Rotating this secret means changing Zoho's webhook configuration too, which Secrets Manager "
-            "cannot do; rotation is the documented manual overlap (add a second key, switch Zoho, remove "
-            "the old key) that the handler supports by accepting every value in the object.",
-        )
-
         # Notification API channels echo a token instead of sending a header. Dagster gives Zoho the
         # "current" value when it renews the channel; the function accepts every value (rotation).
-        self.channel_tokens_secret = secretsmanager.Secret(
-            self,
+        self.channel_tokens_secret = self._accepted_values_secret(
             "ChannelTokensSecret",
             description="Notification API channel tokens (JSON): Dagster sends 'current', all are accepted",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                secret_string_template="{}",  # noqa: S106 (an empty JSON object, not a password)
-                generate_string_key="current",
-                exclude_punctuation=True,
-                password_length=48,
+            why_not_rotated=(
+                "A new channel token must reach Zoho through a channel renewal by Dagster, which Secrets "
+                "Manager cannot trigger; rotation is the documented manual overlap (deploy/README.md)."
             ),
-        )
-        acknowledge(
-            self.channel_tokens_secret,
-            "AwsSolutions-SMG4",
-            "A new channel token must reach Zoho through a channel renewal by Dagster, which Secrets "
-            "Manager cannot trigger; rotation is the documented manual overlap (deploy/README.md).",
         )
 
         security_group = ec2.SecurityGroup(
@@ -197,6 +178,25 @@ class WebhookIngress(Construct):
     @property
     def url(self) -> str:
         return f"{self.api.api_endpoint}{ROUTE_PATH}"
+
+    def _accepted_values_secret(
+        self, construct_id: str, *, description: str, why_not_rotated: str
+    ) -> secretsmanager.Secret:
+        """A JSON object of accepted values, generated with one under "current"; every value is
+        accepted, so rotation is an overlap the operator runs, not Secrets Manager's rotation."""
+        secret = secretsmanager.Secret(
+            self,
+            construct_id,
+            description=description,
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template="{}",  # noqa: S106 (an empty JSON object, not a password)
+                generate_string_key="current",
+                exclude_punctuation=True,
+                password_length=48,
+            ),
+        )
+        acknowledge(secret, "AwsSolutions-SMG4", why_not_rotated)
+        return secret
 
 
 def acknowledge_lambda_service_role(function: lambda_.Function, *, in_vpc: bool) -> None:
