@@ -1,7 +1,7 @@
 """The one door every Zoho API call goes through: auth, org-wide limits, retries, errors, counters.
 
 Product clients (CRM, Books, Projects) describe *what* to fetch; this module owns *how* a call
-survives Zoho: a cached access token renewed on 401 INVALID_TOKEN, a concurrency limiter
+survives Zoho: a cached access token renewed when Zoho calls it invalid, a concurrency limiter
 shared by every transport of the same org, jittered retries for 429 / 5xx / timeouts / dropped
 connections, error bodies turned into the exception hierarchy, and credit counters.
 
@@ -43,6 +43,13 @@ logger = logging.getLogger("zoho_pipelines.zoho.transport")
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
 EXPIRED_TOKEN_CODES = frozenset({"INVALID_TOKEN", "INVALID_OAUTHTOKEN"})
+"""CRM's codes for a dead access token; its other 401s (OAUTH_SCOPE_MISMATCH) a new token won't fix."""
+STATUS_401_MEANS_INVALID_TOKEN = ("/books/", "/restapi/", "/api/v3/")
+"""Books and Projects, whose docs give HTTP 401 one meaning: "Unauthorized (Invalid AuthToken)"
+(https://www.zoho.com/books/api/v3/errors/), codes 6401/6890 "Unauthorized Access"
+(https://www.zoho.com/projects/developers/error-codes.html). Books also answers a token that lacks
+a scope with 401 (code 57), so a token refused right after it was minted is remembered and not
+refreshed again: a missing scope must not spend the refresh token's ten mints per ten minutes."""
 TOKEN_SWAPS_PER_CALL = 3
 """How often one call may retry a 401 with a newer access token. Only one of those retries may
 follow dropping the current token (which costs a refresh); the others take a token that another
@@ -115,6 +122,7 @@ class ZohoTransport:
             headers={"User-Agent": USER_AGENT},
             follow_redirects=True,
         )
+        self._refused_when_fresh: set[str] = set()  # see STATUS_401_MEANS_INVALID_TOKEN
         self.tokens = TokenProvider(
             credentials,
             zoho_endpoints.accounts_url,
@@ -225,7 +233,12 @@ class ZohoTransport:
         response = self._send(call, token, stream)
         refreshed = False
         for _ in range(TOKEN_SWAPS_PER_CALL):
-            if response.status_code != 401 or not self._token_expired(response, stream):
+            if response.status_code != 401 or not self._token_expired(call, response, stream):
+                break
+            if token.value in self._refused_when_fresh:
+                break  # Books/Projects refused this token right after it was minted: not an expiry
+            if refreshed and call.path.startswith(STATUS_401_MEANS_INVALID_TOKEN):
+                self._refused_when_fresh.add(token.value)
                 break
             if self.tokens.invalidate(token):
                 if refreshed:
@@ -277,7 +290,9 @@ class ZohoTransport:
         return f"{base}{url if url.startswith('/') else '/' + url}"
 
     @staticmethod
-    def _token_expired(response: httpx.Response, stream: bool) -> bool:
+    def _token_expired(call: _Call, response: httpx.Response, stream: bool) -> bool:
+        if call.path.startswith(STATUS_401_MEANS_INVALID_TOKEN):
+            return True
         if stream:
             response.read()
         code, _, _ = parse_error_body(response.content)

@@ -37,6 +37,17 @@ INVALID_TOKEN_BODY = {
     "message": "invalid oauth token",
     "status": "error",
 }
+BOOKS_REFUSED_TOKEN_BODY = {"code": 57, "message": "You are not authorized to perform this operation"}
+PROJECTS_REFUSED_TOKEN_BODY = {"error": {"code": 6401, "message": "Invalid OAuth access token"}}
+
+
+def _refused_token_body(path: str) -> dict[str, Any]:
+    """What each product answers an unknown access token with, by the request's path."""
+    if path.startswith("/books/"):
+        return BOOKS_REFUSED_TOKEN_BODY
+    if path.startswith(("/restapi/", "/api/v3/")):
+        return PROJECTS_REFUSED_TOKEN_BODY
+    return INVALID_TOKEN_BODY
 
 
 @dataclass(frozen=True)
@@ -129,10 +140,7 @@ class ScriptedZoho:
         with self._lock:
             known = token in self._valid_tokens
         if not known:
-            return Canned(
-                401,
-                {"code": "INVALID_TOKEN", "details": {}, "message": "invalid oauth token", "status": "error"},
-            )
+            return Canned(401, _refused_token_body(request.path))
         if self.on_api_call is not None:
             answer = self.on_api_call(request)
             if answer is not None:
@@ -169,13 +177,15 @@ class ScriptedZoho:
                     answer = scripted._answer(request)
                     if answer.delay_s:
                         threading.Event().wait(answer.delay_s)  # a slow server, not synchronisation
-                    if answer.drop:
-                        self.close_connection = True
-                        return
-                    self._write(answer)
                 finally:
+                    # Done before the answer goes out: once the client has it, it may send the next
+                    # call at once, and this call must no longer count as in flight when that lands.
                     with scripted._lock:
                         scripted._in_flight -= 1
+                if answer.drop:
+                    self.close_connection = True
+                    return
+                self._write(answer)
 
             def _write(self, answer: Canned) -> None:
                 if isinstance(answer.body, bytes):

@@ -20,6 +20,7 @@ from zoho_pipelines.zoho.errors import (
 from zoho_pipelines.zoho.retry import RetryPolicy
 from zoho_pipelines.zoho.transport import ZohoTransport
 from zoho_pipelines_tests.zoho.scripted_server import (
+    BOOKS_REFUSED_TOKEN_BODY,
     CLIENT_SECRET,
     FAST_RETRIES,
     INVALID_TOKEN_BODY,
@@ -206,6 +207,32 @@ def test_a_call_whose_token_died_twice_while_it_waited_still_succeeds(server):
         thread_a.join()
     assert statuses == {"a": 200, "b": 200}
     assert len(server.token_requests) == 3  # token 1, B's refresh, A's one refresh
+
+
+@pytest.mark.parametrize("path", ["/books/v3/organizations", "/restapi/portals/"])
+def test_books_and_projects_refusing_a_dead_token_get_a_new_one(server, path):
+    """Books and Projects document a 401 as an invalid token and carry no CRM code: a token that
+    died (expired early, revoked, another server's) is replaced there too, not raised."""
+    with transport_for(server) as transport:
+        transport.request("GET", "/crm/v8/org")
+        server.expire_tokens()
+        assert transport.request("GET", path).status_code == 200
+    assert len(server.token_requests) == 2
+
+
+def test_a_token_books_refuses_fresh_is_not_refreshed_on_every_call(server):
+    """Books also answers a missing scope with 401: after one refresh did not help, later Books
+    calls fail at once instead of spending the refresh token's ten mints per ten minutes."""
+    server.on_api_call = lambda request: (
+        Canned(401, BOOKS_REFUSED_TOKEN_BODY) if request.path.startswith("/books/") else None
+    )
+    with transport_for(server) as transport:
+        for _ in range(3):
+            with pytest.raises(ZohoAuthError) as caught:
+                transport.request("GET", "/books/v3/contacts")
+            assert (caught.value.status, caught.value.code) == (401, "57")
+        assert transport.request("GET", "/crm/v8/Deals").status_code == 200
+    assert len(server.token_requests) == 2  # the first token, and one refresh that did not help
 
 
 def test_scope_errors_do_not_mint_tokens(server):
