@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -14,6 +16,19 @@ from zoho_pipelines.sandbox.server import RunningSandbox, SandboxConfig, start_s
 
 SANDBOX_ANCHOR = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
 """The fixed end of generated history for the shared sandbox: same data on every run."""
+
+_org_numbers = itertools.count(1)
+
+
+def own_org(config: SandboxConfig) -> SandboxConfig:
+    """`config` with a client id no other sandbox of this session has.
+
+    The session's token cache and the process's org limiters are keyed by the accounts/API URL
+    and the client id, and the kernel gives a stopped sandbox's port to a later one: with the
+    published client id, the later sandbox would get the earlier one's dead token (a 401 the
+    test did not ask for, one more mint) and its concurrency limiter.
+    """
+    return dataclasses.replace(config, client_id=f"{config.client_id}{next(_org_numbers)}")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -41,7 +56,7 @@ def sandbox() -> Iterator[RunningSandbox]:
     Tests that change data or faults must use `sandbox_factory` instead, so they cannot leak
     state into other tests.
     """
-    with start_sandbox(SandboxConfig(anchor=SANDBOX_ANCHOR)) as running:
+    with start_sandbox(own_org(SandboxConfig(anchor=SANDBOX_ANCHOR))) as running:
         yield running
 
 
@@ -56,7 +71,7 @@ def sandbox_factory() -> Iterator[Callable[..., RunningSandbox]]:
 
     def start(clock: Clock | None = None, **overrides: Any) -> RunningSandbox:
         overrides.setdefault("anchor", SANDBOX_ANCHOR)
-        running = start_sandbox(SandboxConfig(**overrides), clock=clock)
+        running = start_sandbox(own_org(SandboxConfig(**overrides)), clock=clock)
         started.append(running)
         return running
 

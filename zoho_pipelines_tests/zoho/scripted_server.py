@@ -29,6 +29,7 @@ from zoho_pipelines.zoho.transport import ZohoTransport
 CLIENT_ID = "1000.SCRIPTEDCLIENT"
 CLIENT_SECRET = "scripted-client-secret-5f1d2c"
 REFRESH_TOKEN = "1000.scripted-refresh-token-9a8b7c"
+_server_numbers = itertools.count(1)
 
 
 INVALID_TOKEN_BODY = {
@@ -82,6 +83,10 @@ class ScriptedZoho:
 
     def __init__(self, *, default: Canned | None = None) -> None:
         self.default = default or Canned(200, {"data": [], "info": {"more_records": False}})
+        # An org of its own: the process keeps one limiter per API origin and client id
+        # (zoho.limits.org_limiter), and the kernel hands a closed server's port to a later one, so
+        # a shared client id would give this server an earlier test's limiter and its limit.
+        self.client_id = f"{CLIENT_ID}{next(_server_numbers)}"
         self.requests: list[SeenRequest] = []
         self.token_requests: list[dict[str, list[str]]] = []
         self.token_script: queue.Queue[Canned] = queue.Queue()
@@ -210,9 +215,9 @@ class ScriptedZoho:
 FAST_RETRIES = RetryPolicy(max_attempts=4, initial_backoff_s=0.01, max_backoff_s=0.05, max_retry_after_s=5.0)
 
 
-def scripted_credentials() -> ZohoCredentials:
+def scripted_credentials(client_id: str = CLIENT_ID) -> ZohoCredentials:
     return ZohoCredentials(
-        client_id=CLIENT_ID, client_secret=SecretStr(CLIENT_SECRET), refresh_token=SecretStr(REFRESH_TOKEN)
+        client_id=client_id, client_secret=SecretStr(CLIENT_SECRET), refresh_token=SecretStr(REFRESH_TOKEN)
     )
 
 
@@ -220,5 +225,7 @@ def transport_for(server: ScriptedZoho, **options: Any) -> ZohoTransport:
     """A transport whose accounts server and API are `server`, with quick retries unless overridden."""
     options.setdefault("retry_policy", FAST_RETRIES)
     return ZohoTransport(
-        scripted_credentials(), endpoints("com", accounts_url=server.url, api_url=server.url), **options
+        scripted_credentials(server.client_id),
+        endpoints("com", accounts_url=server.url, api_url=server.url),
+        **options,
     )

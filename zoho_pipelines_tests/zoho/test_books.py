@@ -25,6 +25,7 @@ from zoho_pipelines.zoho.datacenters import endpoints
 from zoho_pipelines.zoho.errors import ZohoInvalidDataError, ZohoNotFoundError, ZohoServerError
 from zoho_pipelines.zoho.retry import RetryPolicy
 from zoho_pipelines.zoho.transport import ZohoTransport
+from zoho_pipelines_tests.conftest import own_org
 
 ANCHOR = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 HISTORY_START = ANCHOR - timedelta(days=31)
@@ -32,7 +33,7 @@ HISTORY_START = ANCHOR - timedelta(days=31)
 
 @pytest.fixture(scope="module")
 def running() -> Iterator[RunningSandbox]:
-    with start_sandbox(SandboxConfig(seed=13, records_per_module=900, anchor=ANCHOR)) as sandbox:
+    with start_sandbox(own_org(SandboxConfig(seed=13, records_per_module=900, anchor=ANCHOR))) as sandbox:
         yield sandbox
 
 

@@ -18,6 +18,7 @@ from zoho_pipelines.zoho.errors import ZohoNotFoundError
 from zoho_pipelines.zoho.projects import RANGE, ProjectsClient
 from zoho_pipelines.zoho.retry import RetryPolicy
 from zoho_pipelines.zoho.transport import ZohoTransport
+from zoho_pipelines_tests.conftest import own_org
 
 ANCHOR = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 HISTORY_START = ANCHOR - timedelta(days=31)
@@ -25,7 +26,7 @@ HISTORY_START = ANCHOR - timedelta(days=31)
 
 @pytest.fixture(scope="module")
 def running() -> Iterator[RunningSandbox]:
-    with start_sandbox(SandboxConfig(seed=17, records_per_module=2_500, anchor=ANCHOR)) as sandbox:
+    with start_sandbox(own_org(SandboxConfig(seed=17, records_per_module=2_500, anchor=ANCHOR))) as sandbox:
         yield sandbox
 
 
