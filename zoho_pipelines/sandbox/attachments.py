@@ -36,7 +36,13 @@ from starlette.routing import BaseRoute, Route
 
 from zoho_pipelines.sandbox.crm_catalog import USERS
 from zoho_pipelines.sandbox.crm_complex_values import FileUploads
-from zoho_pipelines.sandbox.crm_records import BadRequest, invalid_param, positive_int, resolve_module
+from zoho_pipelines.sandbox.crm_records import (
+    BadRequest,
+    invalid_param,
+    page_of,
+    positive_int,
+    resolve_module,
+)
 from zoho_pipelines.sandbox.documents_pdf import (
     ContractTruth,
     InvoiceTruth,
@@ -298,15 +304,9 @@ def attachment_routes(state: SandboxState) -> list[BaseRoute]:
             return bad.response
         catalog = attachment_catalog(state)
         items = catalog.for_record(record_id) if module == ATTACHED_MODULE else []
-        chosen = items[(page - 1) * per_page : page * per_page]
+        chosen, info = page_of(items, page, per_page)
         if not chosen:
             return Response(status_code=204)
-        info = {
-            "per_page": per_page,
-            "page": page,
-            "count": len(chosen),
-            "more_records": page * per_page < len(items),
-        }
         return json_response({"data": [catalog.render(item, fields) for item in chosen], "info": info})
 
     async def download_attachment(request: Request) -> Response:

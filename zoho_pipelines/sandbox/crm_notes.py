@@ -21,7 +21,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from zoho_pipelines.sandbox.crm_catalog import MODULES, USERS
-from zoho_pipelines.sandbox.crm_records import VERSIONS, BadRequest, positive_int, resolve_module
+from zoho_pipelines.sandbox.crm_records import VERSIONS, BadRequest, page_of, positive_int, resolve_module
 from zoho_pipelines.sandbox.crm_store import API_USER_INDEX
 from zoho_pipelines.sandbox.errors import crm_error, crm_error_body, json_response
 from zoho_pipelines.sandbox.state import SandboxState
@@ -56,16 +56,9 @@ def notes_routes(state: SandboxState) -> list[BaseRoute]:
             return crm_error(
                 400, "INVALID_DATA", "the related id given seems to be invalid", {"id": record_id}
             )
-        found = notes.of_record(module.api_name, record_id)
-        chosen = found[(page - 1) * per_page : page * per_page]
+        chosen, info = page_of(notes.of_record(module.api_name, record_id), page, per_page)
         if not chosen:
             return Response(status_code=204)
-        info = {
-            "per_page": per_page,
-            "count": len(chosen),
-            "page": page,
-            "more_records": page * per_page < len(found),
-        }
         return json_response({"data": chosen, "info": info})
 
     async def create_notes(request: Request) -> Response:

@@ -6,8 +6,9 @@ capped at 50, `page` reaches only the first 2,000 records, `page_token` goes on 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 from starlette.requests import Request
@@ -20,7 +21,11 @@ from zoho_pipelines.sandbox.crm_validation import MAX_RECORDS_PER_UPDATE, Record
 from zoho_pipelines.sandbox.crm_values import parse_datetime_ms
 from zoho_pipelines.sandbox.errors import crm_error, json_response
 from zoho_pipelines.sandbox.page_tokens import PAGE_TOKEN_RECORD_LIMIT, PageTokenError, binding_digest
-from zoho_pipelines.sandbox.state import SandboxState
+
+if TYPE_CHECKING:  # state.py imports notifications.py, which pages with page_of below
+    from zoho_pipelines.sandbox.state import SandboxState
+
+T = TypeVar("T")
 
 MAX_FIELDS = 50
 MAX_PER_PAGE = 200
@@ -91,6 +96,19 @@ def requested_fields(request: Request, module: ModuleSpec, *, required: bool) ->
         if name not in module.by_name:
             raise invalid_param("fields", api_name=name)
     return names
+
+
+def page_of(items: Sequence[T], page: int, per_page: int) -> tuple[Sequence[T], dict[str, Any]]:
+    """Page `page` of a listing and the `info` block CRM's list APIs send with it; the caller
+    answers 204 when the page is empty, as those APIs do."""
+    chosen = items[(page - 1) * per_page : page * per_page]
+    info = {
+        "per_page": per_page,
+        "page": page,
+        "count": len(chosen),
+        "more_records": page * per_page < len(items),
+    }
+    return chosen, info
 
 
 def positive_int(request: Request, name: str, default: int, maximum: int | None = None) -> int:
@@ -279,17 +297,11 @@ def records_routes(state: SandboxState) -> list[BaseRoute]:
         except BadRequest as bad:
             return bad.response
         rows = store.deleted_indices(module.api_name, kind, since)
-        chosen = rows[(page_number - 1) * per_page : page_number * per_page]
+        chosen, info = page_of(rows, page_number, per_page)
         if len(chosen) == 0:
             return Response(status_code=204)
         with store.lock:
             data = [store.deleted_entry(module.api_name, int(row)) for row in chosen]
-        info = {
-            "per_page": per_page,
-            "count": len(data),
-            "page": page_number,
-            "more_records": page_number * per_page < len(rows),
-        }
         return json_response({"data": data, "info": info})
 
     async def update(request: Request) -> Response:

@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from zoho_pipelines.clock import epoch_ms
 from zoho_pipelines.sandbox.crm_catalog import MODULES
+from zoho_pipelines.sandbox.crm_records import MAX_PER_PAGE, BadRequest, page_of, positive_int
 from zoho_pipelines.sandbox.crm_store import CrmStore
 from zoho_pipelines.sandbox.errors import crm_error, crm_error_body, json_response
 from zoho_pipelines.sandbox.stats import SandboxStats
@@ -374,17 +375,14 @@ def watch_routes(hub: NotificationHub) -> list[BaseRoute]:
             channels = [channel for channel in channels if channel.channel_id == channel_id]
         if module := request.query_params.get("module"):
             channels = [c for c in channels if any(e.startswith(f"{module}.") for e in c.events)]
-        if not channels:
+        try:
+            per_page = positive_int(request, "per_page", MAX_PER_PAGE, MAX_PER_PAGE)
+            page = positive_int(request, "page", 1)
+        except BadRequest as bad:
+            return bad.response
+        chosen, info = page_of(channels, page, per_page)
+        if not chosen:
             return Response(status_code=204)
-        page = max(1, int(request.query_params.get("page", "1") or 1))
-        per_page = min(200, max(1, int(request.query_params.get("per_page", "200") or 200)))
-        chosen = channels[(page - 1) * per_page : page * per_page]
-        info = {
-            "per_page": per_page,
-            "page": page,
-            "count": len(chosen),
-            "more_records": page * per_page < len(channels),
-        }
         return json_response({"watch": [hub.describe(channel) for channel in chosen], "info": info})
 
     return [

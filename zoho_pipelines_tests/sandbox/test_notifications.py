@@ -85,6 +85,10 @@ def test_changes_are_posted_to_matching_channels(
 
         details = client.get("/crm/v8/actions/watch").json()
         assert details["watch"][0]["events"] == ["Deals.all", "Leads.edit"]
+        assert details["info"] == {"per_page": 200, "page": 1, "count": 1, "more_records": False}
+        assert client.get("/crm/v8/actions/watch", params={"page": 2}).status_code == 204
+        refused = client.get("/crm/v8/actions/watch", params={"per_page": "many"})
+        assert (refused.status_code, refused.json()["code"]) == (400, "INVALID_DATA")
         renewed = client.patch(
             "/crm/v8/actions/watch",
             json={
