@@ -91,12 +91,12 @@ def test_warehouse_password_replaces_a_url_without_one(checking_server: Postgres
 @pytest.fixture
 def secrets_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Secrets Manager served by moto over loopback, reached through AWS_ENDPOINT_URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    # Port 0: moto binds a free port itself (a port probed here and bound later could be taken by
+    # another xdist worker in between, and moto's start() would then wait forever).
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
-    endpoint = f"http://127.0.0.1:{port}"
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
     for variable, value in {
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": "testing",
