@@ -30,9 +30,9 @@ from rich.table import Table
 
 from zoho_pipelines.catalog import selected_modules
 from zoho_pipelines.clock import SYSTEM_CLOCK, Clock
-from zoho_pipelines.demo_port import sandbox_port
+from zoho_pipelines.demo_port import start_demo_sandbox
 from zoho_pipelines.preflight import checked_modules
-from zoho_pipelines.sandbox.server import SandboxConfig, start_sandbox
+from zoho_pipelines.sandbox.server import SandboxConfig
 from zoho_pipelines.settings import load_settings
 from zoho_pipelines.warehouse import SqlWarehouse, TableRef, open_warehouse
 
@@ -140,11 +140,8 @@ def run_demo(
     today = clock.now().astimezone(UTC).date()
     days = demo_days(today)
     anchor = sandbox_anchor(today)
-    chosen_port = sandbox_port(port)
-    if chosen_port != port:
-        console.print(f"Port {port} is in use (the README's background sandbox?): using a free port instead.")
-    config = SandboxConfig(port=chosen_port, records_per_module=records, latency_ms=latency_ms, anchor=anchor)
-    with start_sandbox(config, subprocess=True) as sandbox:
+    config = SandboxConfig(port=port, records_per_module=records, latency_ms=latency_ms, anchor=anchor)
+    with start_demo_sandbox(config, console.print) as sandbox:
         os.environ.update({**sandbox.env(), "DAGSTER_HOME": str(dagster_home)})
         specs = checked_modules(load_settings())
         console.print(f"[bold]zoho_pipelines demo[/]: sandbox with {records:,} records per CRM module")
@@ -161,7 +158,7 @@ def run_demo(
         env_file = settings.home / DEMO_ENV_FILE
         write_env_file(env_file, env)
         failures = _materialize(console, sandbox.url, days, settings.resolved_warehouse_url)
-        sandbox_port_used = urlsplit(sandbox.url).port or chosen_port
+        sandbox_port_used = urlsplit(sandbox.url).port or port
     console.print(f"Finished in {time.perf_counter() - started:.1f} s; runs are in {dagster_home}.")
     steps = next_steps(
         env_file, port=sandbox_port_used, records=records, anchor=anchor, latency_ms=latency_ms

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-import socket
+import dataclasses
+import errno
+from collections.abc import Callable
+
+from zoho_pipelines.sandbox.server import RunningSandbox, SandboxConfig, start_sandbox
 
 DEFAULT_PORT = 8765
 
@@ -11,26 +15,22 @@ class PortInUseError(Exception):
     """The port asked for is taken; the message says how to get past it."""
 
 
-def sandbox_port(requested: int, host: str = "127.0.0.1") -> int:
-    """The port to start the sandbox on: `requested` when free, else for the default a free one (0).
+def start_demo_sandbox(config: SandboxConfig, on_fallback: Callable[[str], None]) -> RunningSandbox:
+    """A subprocess sandbox on `config.port`, or, when that is the taken default, on a free port.
 
-    The default is the port of the README's optional background sandbox, which may still be up;
-    the demo then takes another and prints it. A port asked for explicitly is not second-guessed.
+    The default is the port of the README's optional background sandbox (or another demo's), which
+    may be up; the demo then takes another and says so through `on_fallback`. A port asked for
+    explicitly is not second-guessed. The port is bound, not probed, so two demos started together
+    cannot both find it free.
     """
-    if requested == 0 or _is_free(host, requested):
-        return requested
-    if requested == DEFAULT_PORT:
-        return 0
-    raise PortInUseError(
-        f"port {requested} is in use: stop what listens there, or pass --port 0 for a free one"
-    )
-
-
-def _is_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the sandbox binds it
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
+    try:
+        return start_sandbox(config, subprocess=True)
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        if config.port != DEFAULT_PORT:
+            raise PortInUseError(
+                f"port {config.port} is in use: stop what listens there, or pass --port 0 for a free one"
+            ) from None
+    on_fallback(f"Port {config.port} is in use (the README's background sandbox?): using a free port.")
+    return start_sandbox(dataclasses.replace(config, port=0), subprocess=True)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from zoho_pipelines.sandbox.config import SandboxConfig
-from zoho_pipelines.sandbox.server import serve
+from zoho_pipelines.sandbox.server import LISTEN_FD_FLAG, serve
 
 COMMAND_LINE_PORT = 8765
 # Shorter spellings people type (and the README uses) for the longest field names.
@@ -26,6 +26,15 @@ ALIASES = {
 def parse_config(
     argv: Sequence[str] | None = None, prog: str = "python -m zoho_pipelines.sandbox"
 ) -> SandboxConfig:
+    return _config_of(_parser(prog).parse_args(argv))
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "python -m zoho_pipelines.sandbox") -> None:
+    arguments = _parser(prog).parse_args(argv)
+    serve(_config_of(arguments), listen_fd=arguments.listen_fd)
+
+
+def _parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Serve the local Zoho API stand-in (accounts, CRM v2-v8, Books v3, Projects).",
@@ -37,11 +46,19 @@ def parse_config(
         kind = datetime.fromisoformat if item.name == "anchor" else type(default)
         flags = ["--" + item.name.replace("_", "-")] + ([ALIASES[item.name]] if item.name in ALIASES else [])
         parser.add_argument(*flags, dest=item.name, type=kind, default=default, help=" ")
-    return SandboxConfig(**vars(parser.parse_args(argv)))
+    parser.add_argument(
+        LISTEN_FD_FLAG,
+        dest="listen_fd",
+        type=int,
+        default=None,
+        help="serve this inherited listening socket instead of binding --port (the demo's runner)",
+    )
+    return parser
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "python -m zoho_pipelines.sandbox") -> None:
-    serve(parse_config(argv, prog))
+def _config_of(arguments: argparse.Namespace) -> SandboxConfig:
+    fields = dataclasses.fields(SandboxConfig)
+    return SandboxConfig(**{item.name: getattr(arguments, item.name) for item in fields})
 
 
 if __name__ == "__main__":

@@ -231,6 +231,10 @@ def _start_in_process(config: SandboxConfig, clock: Clock | None) -> RunningSand
     return RunningSandbox(url, state.config, state, stop, state.clock)
 
 
+LISTEN_FD_FLAG = "--listen-fd"
+"""The command-line flag that hands a bound socket to a sandbox subprocess (see _start_subprocess)."""
+
+
 def config_arguments(config: SandboxConfig) -> list[str]:
     """Command-line flags for `python -m zoho_pipelines.sandbox` that reproduce `config`."""
     arguments: list[str] = []
@@ -245,10 +249,21 @@ def config_arguments(config: SandboxConfig) -> list[str]:
 
 
 def _start_subprocess(config: SandboxConfig) -> RunningSandbox:
-    command = [sys.executable, "-m", "zoho_pipelines.sandbox", *config_arguments(config)]
-    process = sp.Popen(command, stdout=sp.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})  # noqa: S603
-    assert process.stdout is not None
-    first_line = process.stdout.readline().strip()
+    """The port is bound here and the socket handed down, so a taken port is an OSError
+    (EADDRINUSE) in the caller, at once, and nothing can take the port between a check and a bind."""
+    with contextlib.closing(_listening_socket(config.host, config.port)) as sock:
+        fd = sock.fileno()
+        command = [
+            sys.executable,
+            "-m",
+            "zoho_pipelines.sandbox",
+            *config_arguments(config),
+            *(LISTEN_FD_FLAG, str(fd)),
+        ]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        process = sp.Popen(command, stdout=sp.PIPE, text=True, env=env, pass_fds=(fd,))  # noqa: S603
+        assert process.stdout is not None
+        first_line = process.stdout.readline().strip()
     if not first_line.startswith("http"):
         process.kill()
         process.wait()
@@ -287,14 +302,23 @@ def start_sandbox(
     return _start_in_process(config, clock)
 
 
-def serve(config: SandboxConfig, *, announce: Callable[[str], None] | None = None) -> None:
+def serve(
+    config: SandboxConfig,
+    *,
+    announce: Callable[[str], None] | None = None,
+    listen_fd: int | None = None,
+) -> None:
     """Run the sandbox in the foreground until interrupted (the CLI's `zoho-pipelines sandbox`).
 
     `announce` receives the URL once the socket listens (the subprocess runner reads it from
-    the first line of stdout).
+    the first line of stdout). `listen_fd` is a listening socket inherited from that runner,
+    served instead of binding `config.port`.
     """
     state = SandboxState(config)
-    sock = _listening_socket(config.host, config.port)
+    if listen_fd is None:
+        sock = _listening_socket(config.host, config.port)
+    else:
+        sock = socket.socket(fileno=listen_fd)
     url = _url(sock)
     state.base_url = state.notifications.base_url = url
     (announce or _print_url)(url)
