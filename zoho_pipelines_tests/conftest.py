@@ -21,12 +21,12 @@ _org_numbers = itertools.count(1)
 
 
 def own_org(config: SandboxConfig) -> SandboxConfig:
-    """`config` with a client id no other sandbox of this session has.
+    """`config` with a client id no other sandbox of this test process (xdist worker) has.
 
-    The session's token cache and the process's org limiters are keyed by the accounts/API URL
-    and the client id, and the kernel gives a stopped sandbox's port to a later one: with the
-    published client id, the later sandbox would get the earlier one's dead token (a 401 the
-    test did not ask for, one more mint) and its concurrency limiter.
+    The worker's token cache (`shared_token_cache`) and the process's org limiters are keyed by
+    the accounts/API URL and the client id, and the kernel often gives a stopped sandbox's port
+    to a later one: with the published client id, the later sandbox would get the earlier one's
+    dead token (a 401 the test did not ask for, one more mint) and its concurrency limiter.
     """
     return dataclasses.replace(config, client_id=f"{config.client_id}{next(_org_numbers)}")
 
