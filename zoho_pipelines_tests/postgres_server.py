@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 INSTALL_HINT = "install it with `apt-get install -y postgresql` (Debian/Ubuntu)"
+PORT_ATTEMPTS = 3
 
 
 class PostgresUnavailable(RuntimeError):
@@ -92,7 +93,6 @@ def running_postgres(*, settings: tuple[str, ...] = ()) -> Iterator[PostgresServ
         if result.returncode:
             raise PostgresUnavailable(f"{Path(command[0]).name} failed:\n{result.stdout}\n{result.stderr}")
 
-    port = _free_port()
     try:
         run(
             str(binaries / "initdb"),
@@ -106,23 +106,26 @@ def running_postgres(*, settings: tuple[str, ...] = ()) -> Iterator[PostgresServ
             "-E",
             "UTF8",
         )
-        options = " ".join(
-            [
-                f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off",
-                *(f"-c {setting}" for setting in settings),
-            ]
-        )
-        run(
-            str(binaries / "pg_ctl"),
-            "-D",
-            str(data),
-            "-l",
-            str(home / "server.log"),
-            "-o",
-            options,
-            "-w",
-            "start",
-        )
+        log = home / "server.log"
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            # The port is free when probed, but the server binds it a moment later: another test
+            # worker's server may take it first. The server then stops at once, saying so in its log.
+            port = _free_port()
+            options = " ".join(
+                [
+                    f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1",
+                    "-c fsync=off -c full_page_writes=off",
+                    *(f"-c {setting}" for setting in settings),
+                ]
+            )
+            try:
+                run(str(binaries / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "start")
+                break
+            except PostgresUnavailable:
+                taken = log.exists() and "Address already in use" in log.read_text(errors="replace")
+                if attempt == PORT_ATTEMPTS or not taken:
+                    raise
+                log.unlink()
         yield PostgresServer(port=port)
     finally:
         subprocess.run(

@@ -26,7 +26,7 @@ def taken_port() -> Iterator[int]:
 
 
 def test_a_subprocess_sandbox_on_a_taken_port_fails_in_the_caller(taken_port: int) -> None:
-    with pytest.raises(OSError) as raised:
+    with pytest.raises(OSError, match="in use") as raised:
         start_sandbox(SandboxConfig(port=taken_port, **SMALL), subprocess=True)
     assert raised.value.errno == errno.EADDRINUSE
 
