@@ -13,6 +13,7 @@ on them: a 429, or a connection that never opened. Reads sent as POST (COQL, job
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -48,8 +49,9 @@ STATUS_401_MEANS_INVALID_TOKEN = ("/books/", "/restapi/", "/api/v3/")
 """Books and Projects, whose docs give HTTP 401 one meaning: "Unauthorized (Invalid AuthToken)"
 (https://www.zoho.com/books/api/v3/errors/), codes 6401/6890 "Unauthorized Access"
 (https://www.zoho.com/projects/developers/error-codes.html). Books also answers a token that lacks
-a scope with 401 (code 57), so a token refused right after it was minted is remembered and not
-refreshed again: a missing scope must not spend the refresh token's ten mints per ten minutes."""
+a scope with 401 (code 57), and Projects' 6890 may concern one project only, so a token taken in place
+of a refused one and refused too before either product accepted it is remembered and not refreshed
+again, by any caller: such a 401 must not spend the refresh token's ten mints per ten minutes."""
 TOKEN_SWAPS_PER_CALL = 3
 """How often one call may retry a 401 with a newer access token. Only one of those retries may
 follow dropping the current token (which costs a refresh); the others take a token that another
@@ -122,7 +124,11 @@ class ZohoTransport:
             headers={"User-Agent": USER_AGENT},
             follow_redirects=True,
         )
-        self._refused_when_fresh: set[str] = set()  # see STATUS_401_MEANS_INVALID_TOKEN
+        # See STATUS_401_MEANS_INVALID_TOKEN. Only the provider's current token matters (a 401 on an
+        # older one swaps to it for free), so one value of each is all there is to remember.
+        self._replacement: str | None = None  # taken in place of a refused token, not yet accepted
+        self._refused_replacement: str | None = None  # a replacement refused too
+        self._memo_lock = threading.Lock()
         self.tokens = TokenProvider(
             credentials,
             zoho_endpoints.accounts_url,
@@ -232,27 +238,40 @@ class ZohoTransport:
         token = self.tokens.token()
         response = self._send(call, token, stream)
         refreshed = False
+        status_says_invalid = call.path.startswith(STATUS_401_MEANS_INVALID_TOKEN)
         for _ in range(TOKEN_SWAPS_PER_CALL):
             if response.status_code != 401 or not self._token_expired(call, response, stream):
                 break
-            if token.value in self._refused_when_fresh:
-                break  # Books/Projects refused this token right after it was minted: not an expiry
-            if refreshed and call.path.startswith(STATUS_401_MEANS_INVALID_TOKEN):
-                self._refused_when_fresh.add(token.value)
-                break
+            if status_says_invalid and self._refused_before_accepted(token):
+                break  # not an expiry: a missing scope, or a 401 about the resource
             if self.tokens.invalidate(token):
                 if refreshed:
                     break  # a token refreshed for this very call was refused too
                 refreshed = True
             response.close()
             token = self.tokens.token()
+            if status_says_invalid:
+                with self._memo_lock:
+                    self._replacement = token.value
             response = self._send(call, token, stream)
         if response.is_success or response.status_code in call.ok_statuses:
+            if status_says_invalid and token.value == self._replacement:
+                with self._memo_lock:
+                    if token.value == self._replacement:
+                        self._replacement = None  # accepted: a later 401 on it is a real expiry
             return response
         if stream:
             response.read()
             response.close()
         raise error_from_response(response, method=call.method, path=call.path)
+
+    def _refused_before_accepted(self, token: AccessToken) -> bool:
+        """Whether Books/Projects refused `token` before accepting it, having taken it in place of
+        a token they refused: recorded by the first caller to see it, whoever refreshed."""
+        with self._memo_lock:
+            if token.value == self._replacement:
+                self._refused_replacement = token.value
+            return token.value == self._refused_replacement
 
     def _send(self, call: _Call, token: AccessToken, stream: bool) -> httpx.Response:
         headers = {"Authorization": f"Zoho-oauthtoken {token.value}", **(call.headers or {})}

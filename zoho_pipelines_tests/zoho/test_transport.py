@@ -235,6 +235,103 @@ def test_a_token_books_refuses_fresh_is_not_refreshed_on_every_call(server):
     assert len(server.token_requests) == 2  # the first token, and one refresh that did not help
 
 
+def _books_refuses_every_token(request):
+    return Canned(401, BOOKS_REFUSED_TOKEN_BODY) if request.path.startswith("/books/") else None
+
+
+def test_a_call_meeting_the_fresh_token_books_refused_does_not_refresh_it_again(server):
+    """Call A refreshed after Books refused token 1 and is in flight with token 2; call B starts
+    with token 2 and is refused first. B did not refresh, but token 2 is the replacement of a
+    refused token that Books never took: another refresh would spend a mint on a missing scope."""
+    a_holding, b_done = threading.Event(), threading.Event()
+    tokens_of_a: list[str] = []
+
+    def hold_a_on_its_new_token(request):
+        if request.query.get("call") == ["a"]:
+            tokens_of_a.append(request.headers["authorization"])
+            if len(tokens_of_a) == 2:  # A's retry with the token it refreshed
+                a_holding.set()
+                assert b_done.wait(10)
+        return _books_refuses_every_token(request)
+
+    with transport_for(server, concurrency=2) as transport:
+        transport.request("GET", "/crm/v8/org")
+        server.on_api_call = hold_a_on_its_new_token
+        failures: dict[str, str | None] = {}
+
+        def call(name: str) -> None:
+            with pytest.raises(ZohoAuthError) as caught:
+                transport.request("GET", "/books/v3/contacts", params={"call": name})
+            failures[name] = caught.value.code
+
+        thread_a = threading.Thread(target=call, args=("a",))
+        thread_a.start()
+        assert a_holding.wait(10)
+        call("b")
+        b_done.set()
+        thread_a.join()
+    assert failures == {"a": "57", "b": "57"}
+    assert len(server.token_requests) == 2  # token 1 and A's one refresh
+
+
+def test_twenty_callers_meeting_a_books_scope_error_cost_one_refresh(server):
+    with transport_for(server, concurrency=20) as transport:
+        transport.request("GET", "/crm/v8/org")
+        server.on_api_call = _books_refuses_every_token
+        barrier = threading.Barrier(20)
+        codes: list[str | None] = []
+
+        def call() -> None:
+            barrier.wait()
+            with pytest.raises(ZohoAuthError) as caught:
+                transport.request("GET", "/books/v3/contacts")
+            codes.append(caught.value.code)
+
+        threads = [threading.Thread(target=call) for _ in range(20)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert codes == ["57"] * 20
+    assert len(server.token_requests) == 2
+
+
+def test_crm_still_replaces_a_dead_token_that_books_had_refused_fresh(server):
+    """The Books memo is about Books' ambiguous 401; CRM's INVALID_TOKEN is unambiguous."""
+    server.on_api_call = _books_refuses_every_token
+    with transport_for(server) as transport:
+        with pytest.raises(ZohoAuthError):
+            transport.request("GET", "/books/v3/contacts")
+        server.expire_tokens()  # the token Books refused dies (revoked, or expired early)
+        assert transport.request("GET", "/crm/v8/Deals").status_code == 200
+    assert len(server.token_requests) == 3
+
+
+def test_a_projects_401_for_one_project_does_not_mint_per_call(server):
+    """Projects documents 6890 as a 401 too (https://www.zoho.com/projects/developers/error-codes.html);
+    a 401 for one project while others answer must not cost a mint each time it comes round."""
+    server.on_api_call = lambda request: (
+        Canned(401, {"error": {"code": 6890, "message": "Unauthorized Access"}})
+        if request.path.startswith("/restapi/portal/1/projects/7/")
+        else None
+    )
+    with transport_for(server) as transport:
+        for _ in range(4):
+            with pytest.raises(ZohoAuthError):
+                transport.request("GET", "/restapi/portal/1/projects/7/tasks/")
+            assert transport.request("GET", "/restapi/portal/1/projects/8/tasks/").status_code == 200
+    assert len(server.token_requests) == 2
+
+
+def test_a_replacement_token_books_accepted_is_replaced_when_it_dies(server):
+    with transport_for(server) as transport:
+        transport.request("GET", "/crm/v8/org")
+        for _ in range(2):
+            server.expire_tokens()
+            assert transport.request("GET", "/books/v3/contacts").status_code == 200
+    assert len(server.token_requests) == 3
+
+
 def test_scope_errors_do_not_mint_tokens(server):
     server.enqueue(Canned(401, _crm_error("OAUTH_SCOPE_MISMATCH")))
     with transport_for(server) as transport, pytest.raises(ZohoAuthError):
