@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import socket
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -23,15 +24,22 @@ ALIASES = {
 }
 
 
-def parse_config(
-    argv: Sequence[str] | None = None, prog: str = "python -m zoho_pipelines.sandbox"
-) -> SandboxConfig:
-    return _config_of(_parser(prog).parse_args(argv))
-
-
 def main(argv: Sequence[str] | None = None, prog: str = "python -m zoho_pipelines.sandbox") -> None:
-    arguments = _parser(prog).parse_args(argv)
+    parser = _parser(prog)
+    arguments = parser.parse_args(argv)
+    if arguments.listen_fd is not None and not _is_listening_socket(arguments.listen_fd):
+        parser.error(f"{LISTEN_FD_FLAG} {arguments.listen_fd} is not a listening socket this process has")
     serve(_config_of(arguments), listen_fd=arguments.listen_fd)
+
+
+def _is_listening_socket(fd: int) -> bool:
+    """Checked up front: a bad descriptor would be a traceback, and a socket that does not listen
+    would be made to listen on some port nobody knows (asyncio calls listen() on what it is given)."""
+    try:
+        with socket.fromfd(fd, socket.AF_INET, socket.SOCK_STREAM) as probe:  # a duplicate, closed here
+            return probe.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 1
+    except OSError:
+        return False
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:

@@ -112,9 +112,13 @@ def build_app(state: SandboxState) -> Starlette:
 def _listening_socket(host: str, port: int) -> socket.socket:
     """Bound and listening before uvicorn starts, so the port is known and connects queue up."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()  # a taken port is routine for the demo, which then binds another
+        raise
     sock.set_inheritable(True)
     return sock
 
@@ -263,10 +267,13 @@ def _start_subprocess(config: SandboxConfig) -> RunningSandbox:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         process = sp.Popen(command, stdout=sp.PIPE, text=True, env=env, pass_fds=(fd,))  # noqa: S603
         assert process.stdout is not None
-        first_line = process.stdout.readline().strip()
+        try:
+            first_line = process.stdout.readline().strip()
+        except BaseException:  # Ctrl-C while it starts: the child must not keep the port
+            _kill(process)
+            raise
     if not first_line.startswith("http"):
-        process.kill()
-        process.wait()
+        _kill(process)
         raise RuntimeError(f"the sandbox subprocess did not start (exit code {process.poll()})")
 
     def stop() -> None:
@@ -282,6 +289,13 @@ def _start_subprocess(config: SandboxConfig) -> RunningSandbox:
     running = RunningSandbox(first_line, config, None, stop, default_clock(config))
     running.pid = process.pid  # type: ignore[attr-defined]
     return running
+
+
+def _kill(process: sp.Popen[str]) -> None:
+    process.kill()
+    process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
 
 
 def start_sandbox(
