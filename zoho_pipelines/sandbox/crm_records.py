@@ -6,6 +6,7 @@ capped at 50, `page` reaches only the first 2,000 records, `page_token` goes on 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -28,6 +29,8 @@ if TYPE_CHECKING:  # state.py imports notifications.py, which pages with page_of
 T = TypeVar("T")
 
 MAX_FIELDS = 50
+INTEGER = re.compile(r"[+-]?[0-9]{1,10}")  # int32 has at most 10 digits; int() refuses 4,300
+INT32_MAX = 2**31 - 1
 MAX_PER_PAGE = 200
 DISCRETE_LIMIT = 2_000
 MAX_IDS = 100
@@ -115,10 +118,9 @@ def positive_int(request: Request, name: str, default: int, maximum: int | None 
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise invalid_param(name, expected_data_type="integer") from None
+    # The v8 spec types page and per_page as integer, int32 (record.json): not whatever int() reads.
+    if not INTEGER.fullmatch(raw) or abs(value := int(raw)) > INT32_MAX:
+        raise invalid_param(name, expected_data_type="integer")
     if value < 1 or (maximum is not None and value > maximum):
         raise invalid_param(name, **({"maximum_length": maximum} if maximum else {}))
     return value

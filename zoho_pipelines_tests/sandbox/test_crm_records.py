@@ -78,6 +78,27 @@ def test_per_page_and_discrete_page_limits(api: httpx.Client) -> None:
     assert api.get("/crm/v8/Nope", params={"fields": "Last_Name"}).json()["code"] == "INVALID_MODULE"
 
 
+@pytest.mark.parametrize("name", ["page", "per_page"])
+@pytest.mark.parametrize("value", ["2147483648", "5_0", " 2", pytest.param("9" * 5000, id="5000-digits")])
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/crm/v8/Leads", {"fields": "Last_Name"}),
+        ("/crm/v8/Leads/deleted", {"type": "all"}),
+        ("/crm/v8/actions/watch", {}),
+    ],
+)
+def test_page_and_per_page_are_plain_int32_numbers(
+    api: httpx.Client, path: str, params: dict, name: str, value: str
+) -> None:
+    """The v8 spec types both as integer, int32 (record.json, notifications.json): a value past
+    int32, or one only Python's int() reads as a number (underscores, spaces), is INVALID_DATA."""
+    response = api.get(path, params={**params, name: value})
+    assert response.status_code == 400
+    assert response.json()["code"] == "INVALID_DATA"
+    assert response.json()["details"]["param_name"] == name
+
+
 @pytest.mark.parametrize("version", ["v2", "v5", "v8"])
 def test_page_tokens_walk_every_live_record_exactly_once(
     api: httpx.Client, sandbox: RunningSandbox, version: str
