@@ -49,9 +49,10 @@ STATUS_401_MEANS_INVALID_TOKEN = ("/books/", "/restapi/", "/api/v3/")
 """Books and Projects, whose docs give HTTP 401 one meaning: "Unauthorized (Invalid AuthToken)"
 (https://www.zoho.com/books/api/v3/errors/), codes 6401/6890 "Unauthorized Access"
 (https://www.zoho.com/projects/developers/error-codes.html). Books also answers a token that lacks
-a scope with 401 (code 57), and Projects' 6890 may concern one project only, so a token taken in place
-of a refused one and refused too before either product accepted it is remembered and not refreshed
-again, by any caller: such a 401 must not spend the refresh token's ten mints per ten minutes."""
+a scope with 401 (code 57), and Projects' 6890 may concern one project only, so the token that
+replaced a refused one, when it is refused too before either product accepted it, is remembered and
+not refreshed again by any caller: such a 401 must not spend the refresh token's ten mints per ten
+minutes. A replacement they accepted is replaced as usual when it dies."""
 TOKEN_SWAPS_PER_CALL = 3
 """How often one call may retry a 401 with a newer access token. Only one of those retries may
 follow dropping the current token (which costs a refresh); the others take a token that another
@@ -244,13 +245,14 @@ class ZohoTransport:
                 break
             if status_says_invalid and self._refused_before_accepted(token):
                 break  # not an expiry: a missing scope, or a 401 about the resource
-            if self.tokens.invalidate(token):
+            dropped = self.tokens.invalidate(token)
+            if dropped:
                 if refreshed:
                     break  # a token refreshed for this very call was refused too
                 refreshed = True
             response.close()
             token = self.tokens.token()
-            if status_says_invalid:
+            if status_says_invalid and dropped:  # a token newer than the refusal: on probation
                 with self._memo_lock:
                     self._replacement = token.value
             response = self._send(call, token, stream)
