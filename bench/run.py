@@ -1,7 +1,7 @@
 """zoho_pipelines benchmarks: one command for every figure the README quotes.
 
     .venv/bin/python bench/run.py            # the issue's sizes (about 10-15 minutes on 2 cores)
-    .venv/bin/python bench/run.py --quick    # a small smoke run (about 2 minutes)
+    .venv/bin/python bench/run.py --quick    # a small smoke run (about 1 minute)
     .venv/bin/python bench/run.py --only sync --only events
 
 Scenarios (each figure comes from a child process of its own, so its peak RSS is its own):
@@ -11,7 +11,7 @@ Scenarios (each figure comes from a child process of its own, so its peak RSS is
              has (pages/page_token, parallel windows, COQL, Bulk Read, and `auto`, the pipeline's
              own pick); records/s, API calls and credits (counted by the sandbox, by Zoho's
              published prices), peak RSS, exactness against the sandbox's ground truth.
-- clustered  the same day shaped as real days are (mass updates sharing a second, 1% of the
+- clustered  the same day shaped as real days are (mass updates sharing a second, 1.5% of the
              records at 00:00:00 UTC; suite/clustered.py), read with `auto`: records/s, calls,
              credits per 200 records, most calls in flight.
 - scale      a 1,000,000-record day through the pipeline (`auto`): time and peak RSS of the
@@ -138,16 +138,24 @@ def run_scenarios(arguments: argparse.Namespace, scratch: Path) -> dict[str, Any
 
 
 def judged(report: dict[str, Any]) -> dict[str, Any]:
-    """The report with its targets; a --quick run's rates are left unjudged.
+    """The report with its targets; a --quick run's rates and credits are left unjudged.
 
-    Rates (records/s, requests/s) at smoke sizes are dominated by start-up and cannot reach the
-    issue's targets, so judging them would print a "NO" that says nothing about the code; the
-    size-independent targets (credits, events lost, memory) are still judged.
+    Rates (records/s, requests/s) at smoke sizes are dominated by start-up, and credits per 200
+    records by each window's fixed calls (about 10,000 records cost 11 calls, 21 credits: 0.43 per
+    200 on the clustered day, against 0.33 at the issue's size), so judging either would print a
+    "NO" that says nothing about the code. Their figures are still shown, marked as not judged;
+    memory and events lost are judged at any size.
     """
     report = with_targets(report)
     if report.get("mode") == "quick":
-        report["targets"] = [target for target in report["targets"] if "/s" not in target["wanted"]]
+        for target in report["targets"]:
+            if _depends_on_size(target["wanted"]):
+                target["met"] = None
     return report
+
+
+def _depends_on_size(wanted: str) -> bool:
+    return "/s" in wanted or "per 200 records" in wanted
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -185,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     console.print(f"wrote {json_path} and {', '.join(str(path) for path in chart_paths)}")
     console.print(f"finished in {report['seconds'] / 60:.1f} minutes")
     if arguments.quick:
-        console.print("rates are judged at the issue's sizes only: run without --quick for them")
+        console.print("rates and credits are judged at the issue's sizes only: run without --quick for them")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ mpl.use("Agg")  # files only: no display on CI machines or servers
 
 import matplotlib.pyplot as plt
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from suite.machine import machine_line
@@ -153,8 +154,14 @@ def print_report(report: dict[str, Any], console: Console) -> None:
     for column in ("target", "wanted", "measured", "met"):
         table.add_column(column)
     for target in report["targets"]:
-        table.add_row(target["name"], target["wanted"], target["measured"], "yes" if target["met"] else "NO")
+        # escape: a --quick name starts "[quick sizes]", which rich would take for a style and drop
+        table.add_row(escape(target["name"]), target["wanted"], target["measured"], _verdict(target["met"]))
     console.print(table)
+
+
+def _verdict(met: bool | None) -> str:
+    """None: a --quick run's figure that its small size cannot judge (bench/run.py's judged)."""
+    return "not judged at this size" if met is None else _number(met)
 
 
 def _sync_table(sync: dict[str, Any], console: Console) -> None:

@@ -97,7 +97,7 @@ def sync_strategies(
 ) -> dict[str, Any]:
     """Every strategy against one sandbox; calls and credits also counted on the sandbox's side.
 
-    `shape` is the day's: `uniform`, or `clustered` (mass updates, 1% at 00:00:00 UTC; see
+    `shape` is the day's: `uniform`, or `clustered` (mass updates, 1.5% at 00:00:00 UTC; see
     suite/clustered.py), where a read that samples the day's first records goes wrong.
     """
     config = day_sandbox_config(records, latency_ms, concurrency)
