@@ -53,7 +53,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         default = getattr(defaults, item.name)
         kind = datetime.fromisoformat if item.name == "anchor" else type(default)
         flags = ["--" + item.name.replace("_", "-")] + ([ALIASES[item.name]] if item.name in ALIASES else [])
-        parser.add_argument(*flags, dest=item.name, type=kind, default=default, help=" ")
+        parser.add_argument(*flags, dest=item.name, type=kind, default=default, help=item.metadata["help"])
     parser.add_argument(
         LISTEN_FD_FLAG,
         dest="listen_fd",

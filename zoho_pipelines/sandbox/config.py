@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -20,45 +20,127 @@ class SandboxConfig:
     fetched with the ground truth the sandbox holds.
     """
 
-    host: str = "127.0.0.1"
-    port: int = 0
-    seed: int = 7
-    records_per_module: int = 2_000
-    history_days: int = 30
-    anchor: datetime | None = None
-    timezone: str = "Asia/Kolkata"
-    latency_ms: float = 0.0
-    concurrency_limit: int = 10
-    fault_rate: float = 0.0
-    rate_limit_rate: float = 0.0
-    drop_rate: float = 0.0
-    slow_rate: float = 0.0
-    slow_ms: float = 2_000.0
-    fault_seed: int = 0
-    token_ttl_s: int = 3_600
-    token_mint_limit: int = 10
-    """Access tokens one refresh token may mint per `token_mint_window_s` (Zoho: 10); 0 disables."""
-    token_mint_window_s: int = 600
-    page_token_ttl_s: int = 86_400
-    credit_budget: int = 50_000
-    mutate_every_s: float = 0.0
-    client_id: str = "1000.SANDBOXCLIENTID"
-    client_secret: str = "sandbox-client-secret-0123456789"  # noqa: S105 - a published sandbox credential
-    refresh_token: str = "1000.sandbox-refresh-token-0123456789abcdef"  # noqa: S105 - published sandbox credential
-    retry_after_s: float = 1.0
-    """Seconds a 429 asks the caller to wait (details.retry_after and the Retry-After header)."""
-    notify_timeout_s: float = 2.0
-    """How long a Notification API delivery may take before it counts as failed."""
-    time_shape: str = "realistic"
-    """How generated Created/Modified times are spread (see crm_history): "realistic" (office
-    hours, bursts, midnight imports, mass updates: what Zoho orgs look like) or "uniform" (the old
-    even spread, for benchmarks that compare with earlier figures)."""
-    midnight_share: float = 0.015
-    """realistic: share of records created or last modified at exactly 00:00:00 UTC."""
-    mass_update_share: float = 0.06
-    """realistic: share of records whose Modified_Time is a mass-update second shared with others."""
-    mass_update_size: int = 2_500
-    """realistic: records per mass update (each mass update is one Modified_Time second)."""
+    # Each field is a command-line flag (sandbox/__main__.py); its metadata "help" is that flag's
+    # --help line, so a field without one fails test_every_sandbox_setting_has_help.
+    host: str = field(default="127.0.0.1", metadata={"help": "Interface to listen on."})
+    port: int = field(default=0, metadata={"help": "Port to listen on (0 picks a free one)."})
+    seed: int = field(
+        default=7,
+        metadata={"help": "Seed of the generated records: the same seed and anchor give the same data."},
+    )
+    records_per_module: int = field(
+        default=2_000,
+        metadata={"help": f"Records generated per CRM module (1 to {MAX_RECORDS_PER_MODULE:,})."},
+    )
+    history_days: int = field(
+        default=30,
+        metadata={"help": "Days of Created/Modified history the records span, ending at the anchor."},
+    )
+    anchor: datetime | None = field(
+        default=None,
+        metadata={
+            "help": "The sandbox's 'now', ISO 8601 with an offset (2026-11-25T00:00:00+00:00): history "
+            "ends and the sandbox clock starts there; unset, the start time."
+        },
+    )
+    timezone: str = field(
+        default="Asia/Kolkata", metadata={"help": "The org's IANA time zone; record times carry its offset."}
+    )
+    latency_ms: float = field(default=0.0, metadata={"help": "Delay added to every API call, in ms."})
+    # Zoho refuses calls over the concurrency limit with 429 (Standard edition: 10 at once):
+    # https://www.zoho.com/crm/developer/docs/api/v8/api-limits.html
+    concurrency_limit: int = field(
+        default=10, metadata={"help": "API calls served at once; one more is answered 429 TOO_MANY_REQUESTS."}
+    )
+    fault_rate: float = field(
+        default=0.0, metadata={"help": "Share (0-1) of API calls answered with a 500, 502 or 503."}
+    )
+    rate_limit_rate: float = field(
+        default=0.0, metadata={"help": "Share (0-1) of API calls answered 429 TOO_MANY_REQUESTS."}
+    )
+    drop_rate: float = field(
+        default=0.0, metadata={"help": "Share (0-1) of API calls whose connection closes without an answer."}
+    )
+    slow_rate: float = field(
+        default=0.0, metadata={"help": "Share (0-1) of API calls delayed a further --slow-ms."}
+    )
+    slow_ms: float = field(
+        default=2_000.0, metadata={"help": "Extra delay of a slow call (--slow-rate), in ms."}
+    )
+    fault_seed: int = field(
+        default=0,
+        metadata={"help": "Seed of the fault draws: the same seed and call order give the same faults."},
+    )
+    # Zoho's access tokens last an hour (expires_in 3600):
+    # https://www.zoho.com/accounts/protocol/oauth/devices/refresh-access-token.html
+    token_ttl_s: int = field(
+        default=3_600,
+        metadata={"help": "Lifetime of an access token, in s; then calls get 401 INVALID_TOKEN."},
+    )
+    # Zoho: ten access tokens per refresh token in ten minutes, then blocked for the rest of them:
+    # https://www.zoho.com/accounts/protocol/oauth/devices/refresh-access-token.html
+    token_mint_limit: int = field(
+        default=10,
+        metadata={
+            "help": "Access tokens one refresh token may mint per --token-mint-window-s; 0 disables the cap."
+        },
+    )
+    token_mint_window_s: int = field(default=600, metadata={"help": "Window of --token-mint-limit, in s."})
+    # Zoho's page_token expires (EXPIRED_VALUE): https://www.zoho.com/crm/developer/docs/api/v8/get-records.html
+    page_token_ttl_s: int = field(
+        default=86_400, metadata={"help": "Lifetime of a CRM page_token, in s; then 400 EXPIRED_VALUE."}
+    )
+    # Zoho's API credits per rolling 24 hours (paid editions: 50,000 plus a per-user share):
+    # https://www.zoho.com/crm/developer/docs/api/v8/api-limits.html
+    credit_budget: int = field(
+        default=50_000,
+        metadata={
+            "help": "CRM API credits per rolling 24 h; once spent, calls are answered 429 LIMIT_EXCEEDED."
+        },
+    )
+    mutate_every_s: float = field(
+        default=0.0,
+        metadata={"help": "Every this many s, a few creates, edits and deletes in one CRM module; 0 never."},
+    )
+    client_id: str = field(
+        default="1000.SANDBOXCLIENTID", metadata={"help": "OAuth client id the accounts stand-in accepts."}
+    )
+    client_secret: str = field(
+        default="sandbox-client-secret-0123456789",  # a published sandbox credential, not a secret
+        metadata={"help": "OAuth client secret the accounts stand-in accepts."},
+    )
+    refresh_token: str = field(
+        default="1000.sandbox-refresh-token-0123456789abcdef",  # a published sandbox credential, not a secret
+        metadata={"help": "Refresh token the accounts stand-in accepts."},
+    )
+    retry_after_s: float = field(
+        default=1.0,
+        metadata={"help": "Wait a 429 asks for, in s (details.retry_after and the Retry-After header)."},
+    )
+    notify_timeout_s: float = field(
+        default=2.0,
+        metadata={"help": "How long a Notification API delivery may take before it counts as failed, in s."},
+    )
+    # See crm_history for what "realistic" generates.
+    time_shape: str = field(
+        default="realistic",
+        metadata={
+            "help": "Spread of Created/Modified times: realistic (office hours, bursts, midnight imports, "
+            "mass updates, as Zoho orgs look) or uniform (even, for benchmarks matching older figures)."
+        },
+    )
+    midnight_share: float = field(
+        default=0.015,
+        metadata={"help": "realistic: share (0-1) of records created or last modified at 00:00:00 UTC."},
+    )
+    mass_update_share: float = field(
+        default=0.06,
+        metadata={"help": "realistic: share (0-1) of records whose Modified_Time a mass update shares."},
+    )
+    mass_update_size: int = field(
+        default=2_500,
+        metadata={"help": "realistic: records per mass update (one Modified_Time second each)."},
+    )
 
     def __post_init__(self) -> None:
         if not 0 < self.records_per_module <= MAX_RECORDS_PER_MODULE:
