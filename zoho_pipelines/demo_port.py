@@ -32,5 +32,8 @@ def start_demo_sandbox(config: SandboxConfig, on_fallback: Callable[[str], None]
             raise PortInUseError(
                 f"port {config.port} is in use: stop what listens there, or pass --port 0 for a free one"
             ) from None
-    on_fallback(f"Port {config.port} is in use (the README's background sandbox?): using a free port.")
+    on_fallback(
+        f"Port {config.port} is in use (the README's background sandbox?): using a free port; "
+        f"demo.env and the next steps below point at it, not at {config.port}."
+    )
     return start_sandbox(dataclasses.replace(config, port=0), subprocess=True)

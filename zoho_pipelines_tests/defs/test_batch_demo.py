@@ -147,7 +147,8 @@ def test_the_default_port_taken_the_demo_takes_a_free_one(fresh_checkout: Path) 
             pass  # something else already listens there, which is the case under test
         exit_code, printed = demo(port=DEFAULT_PORT, records=200)
     assert exit_code == 0, printed
-    assert f"Port {DEFAULT_PORT} is in use" in printed
+    # It says the sandbox the next steps start is on the new port, not the one still on the default.
+    assert f"demo.env and the next steps below point at it, not at {DEFAULT_PORT}." in printed
     port = urlsplit(demo_env(home)["ZOHO_API_URL"]).port
     assert port not in (None, DEFAULT_PORT)
     # The next steps, as the README shows them: venv paths, the demo's sandbox again (the port it
