@@ -139,8 +139,24 @@ class TokenProvider:
                 record = self._store.load(self._key)
                 if record.access_token != stale.value:
                     return True
-                if self._store.swap(self._key, record.version, record.replace(access_token=None)):
+                dropped = record.replace(access_token=None, refused_when_fresh=False)
+                if self._store.swap(self._key, record.version, dropped):
                     return True
+
+    def mark_refused_when_fresh(self, token: AccessToken) -> None:
+        """Record in the store that Books or Projects refused `token` fresh (see TokenRecord), so
+        that no process drops it for their 401s; nothing when the store has moved past it."""
+        while True:
+            record = self._store.load(self._key)
+            if record.access_token != token.value or record.refused_when_fresh:
+                return
+            if self._store.swap(self._key, record.version, record.replace(refused_when_fresh=True)):
+                return
+
+    def refused_when_fresh(self, token: AccessToken) -> bool:
+        """Whether some process recorded `token` as refused fresh by Books or Projects."""
+        record = self._store.load(self._key)
+        return record.access_token == token.value and record.refused_when_fresh
 
     def _shared_token(self) -> AccessToken:
         waited = 0
@@ -189,6 +205,7 @@ class TokenProvider:
                 lease_until=0.0,
                 blocked_until=0.0,
                 mints=(*self._recent(record.mints, now), now),
+                refused_when_fresh=False,
             )
             if self._store.swap(self._key, record.version, published):
                 return

@@ -61,6 +61,9 @@ class TokenRecord:
     `lease_owner`/`lease_until`: who is minting now (others wait rather than mint too);
     `blocked_until`: Zoho refused to mint, nobody should ask again before then;
     `mints`: when recent tokens were minted, to tell how long a blocked window lasts.
+    `refused_when_fresh`: Books or Projects refused this access token right after it replaced one
+    they had refused, so their 401s on it are not about its life (a missing scope, say): nobody
+    drops it for them, in any process (see zoho.transport's STATUS_401_MEANS_INVALID_TOKEN).
     `version` is the store's; a record read at version n can only replace version n.
     """
 
@@ -72,6 +75,7 @@ class TokenRecord:
     lease_until: float = 0.0
     blocked_until: float = 0.0
     mints: tuple[float, ...] = ()
+    refused_when_fresh: bool = False
 
     def usable(self, now: float) -> bool:
         return self.access_token is not None and now < self.expires_at
@@ -93,6 +97,7 @@ class TokenRecord:
             "lease_until": self.lease_until,
             "blocked_until": self.blocked_until,
             "mints": list(self.mints),
+            "refused_when_fresh": self.refused_when_fresh,
         }
 
     @classmethod
@@ -109,6 +114,7 @@ class TokenRecord:
             lease_until=float(document.get("lease_until", 0.0)),
             blocked_until=float(document.get("blocked_until", 0.0)),
             mints=tuple(float(moment) for moment in document.get("mints") or ()),
+            refused_when_fresh=bool(document.get("refused_when_fresh", False)),
         )
 
 

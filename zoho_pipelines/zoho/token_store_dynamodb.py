@@ -81,6 +81,7 @@ def _to_item(key: TokenKey, record: TokenRecord) -> dict[str, Any]:
         "lease_until": {"N": repr(record.lease_until)},
         "blocked_until": {"N": repr(record.blocked_until)},
         "mints": {"L": [{"N": repr(moment)} for moment in record.mints]},
+        "refused_when_fresh": {"BOOL": record.refused_when_fresh},
         TTL_ATTRIBUTE: {"N": str(int(last_moment) + PURGE_AFTER_S)},
     }
     for name in ("access_token", "api_domain", "lease_owner"):
@@ -97,6 +98,8 @@ def _from_item(item: dict[str, Any]) -> dict[str, Any]:
             document[name] = value["S"]
         elif "N" in value:
             document[name] = float(value["N"])
+        elif "BOOL" in value:
+            document[name] = value["BOOL"]
         elif "L" in value:
             document[name] = [float(entry["N"]) for entry in value["L"]]
     return document

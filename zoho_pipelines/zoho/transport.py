@@ -269,11 +269,16 @@ class ZohoTransport:
 
     def _refused_before_accepted(self, token: AccessToken) -> bool:
         """Whether Books/Projects refused `token` before accepting it, having taken it in place of
-        a token they refused: recorded by the first caller to see it, whoever refreshed."""
+        a token they refused: recorded by the first caller to see it, whoever refreshed, and in
+        the token store, so a process started later does not drop it (and mint) once more."""
         with self._memo_lock:
-            if token.value == self._replacement:
+            on_probation = token.value == self._replacement
+            if on_probation:
                 self._refused_replacement = token.value
-            return token.value == self._refused_replacement
+            refused_here = token.value == self._refused_replacement
+        if on_probation:
+            self.tokens.mark_refused_when_fresh(token)
+        return refused_here or self.tokens.refused_when_fresh(token)
 
     def _send(self, call: _Call, token: AccessToken, stream: bool) -> httpx.Response:
         headers = {"Authorization": f"Zoho-oauthtoken {token.value}", **(call.headers or {})}

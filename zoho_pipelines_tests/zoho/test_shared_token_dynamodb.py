@@ -100,9 +100,10 @@ def test_compare_and_swap_refuses_a_stale_version(table: str) -> None:
     assert not store.swap(key, 0, TokenRecord(access_token="1000.second"))  # someone else created it
     current = store.load(key)
     assert (current.version, current.access_token) == (1, "1000.first")
-    assert store.swap(key, 1, current.replace(access_token=None))
+    assert store.swap(key, 1, current.replace(refused_when_fresh=True, mints=(1.0, 2.5)))
     assert not store.swap(key, 1, current)
-    assert store.load(key).version == 2
+    flagged = store.load(key)
+    assert (flagged.version, flagged.refused_when_fresh, flagged.mints) == (2, True, (1.0, 2.5))
     assert "1000.refresh-secret" not in key.name
 
 

@@ -20,9 +20,13 @@ def test_a_swap_needs_the_version_it_read(tmp_path: Path) -> None:
         assert not store.swap(KEY, 0, TokenRecord(access_token="1000.b"))
         first = store.load(KEY)
         assert (first.version, first.access_token, first.expires_at) == (1, "1000.a", 5.0)
-        assert store.swap(KEY, 1, first.replace(lease_owner="host:1:x", lease_until=9.0, mints=(1.0, 2.0)))
+        changed = first.replace(
+            lease_owner="host:1:x", lease_until=9.0, mints=(1.0, 2.0), refused_when_fresh=True
+        )
+        assert store.swap(KEY, 1, changed)
         second = store.load(KEY)
         assert (second.version, second.lease_owner, second.mints) == (2, "host:1:x", (1.0, 2.0))
+        assert second.refused_when_fresh
 
 
 def test_concurrent_swaps_from_one_version_let_exactly_one_win(tmp_path: Path) -> None:

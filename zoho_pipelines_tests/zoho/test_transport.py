@@ -18,6 +18,7 @@ from zoho_pipelines.zoho.errors import (
     ZohoServerError,
 )
 from zoho_pipelines.zoho.retry import RetryPolicy
+from zoho_pipelines.zoho.token_store import MemoryTokenStore
 from zoho_pipelines.zoho.transport import ZohoTransport
 from zoho_pipelines_tests.zoho.scripted_server import (
     BOOKS_REFUSED_TOKEN_BODY,
@@ -296,6 +297,25 @@ def test_twenty_callers_meeting_a_books_scope_error_cost_one_refresh(server):
             thread.join()
     assert codes == ["57"] * 20
     assert len(server.token_requests) == 2
+
+
+def test_processes_sharing_the_token_meeting_a_books_scope_error_cost_one_refresh(server):
+    """Six transports on one store, as six Dagster runs or Lambdas on the shared token: the first
+    learns the refusal and records it in the store; the others do not drop the token again."""
+    store = MemoryTokenStore()
+    server.on_api_call = _books_refuses_every_token
+    for _ in range(6):
+        with transport_for(server, token_store=store) as transport, pytest.raises(ZohoAuthError):
+            transport.request("GET", "/books/v3/contacts")
+    assert len(server.token_requests) == 2
+    server.on_api_call = None  # the scope is granted; the refused token still serves CRM
+    with transport_for(server, token_store=store) as transport:
+        assert transport.request("GET", "/crm/v8/Deals").status_code == 200
+        server.expire_tokens()  # when it dies, CRM replaces it, and the refusal goes with it
+        assert transport.request("GET", "/crm/v8/Deals").status_code == 200
+        assert transport.request("GET", "/books/v3/contacts").status_code == 200
+    assert not store.load(transport.tokens._key).refused_when_fresh
+    assert len(server.token_requests) == 3
 
 
 def test_crm_still_replaces_a_dead_token_that_books_had_refused_fresh(server):
