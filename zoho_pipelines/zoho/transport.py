@@ -51,8 +51,10 @@ STATUS_401_MEANS_INVALID_TOKEN = ("/books/", "/restapi/", "/api/v3/")
 (https://www.zoho.com/projects/developers/error-codes.html). Books also answers a token that lacks
 a scope with 401 (code 57), and Projects' 6890 may concern one project only, so the token that
 replaced a refused one, when it is refused too before either product accepted it, is remembered and
-not refreshed again by any caller: such a 401 must not spend the refresh token's ten mints per ten
-minutes. A replacement they accepted is replaced as usual when it dies."""
+not refreshed again by any caller, in any process sharing the token store (the record's
+`refused_when_fresh`): such a 401 must not spend the refresh token's ten mints per ten minutes. A
+replacement they accepted is replaced as usual when it dies; a refused one is replaced by CRM's
+INVALID_TOKEN or at its expiry, which also clears the mark."""
 TOKEN_SWAPS_PER_CALL = 3
 """How often one call may retry a 401 with a newer access token. Only one of those retries may
 follow dropping the current token (which costs a refresh); the others take a token that another
