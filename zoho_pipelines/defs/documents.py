@@ -23,10 +23,12 @@ Every body is one call into `zoho_pipelines.documents`; this file only wires res
 No `from __future__ import annotations`: Dagster reads the resource annotations at definition time.
 """
 
+import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
@@ -61,6 +63,15 @@ RANGE_START_TAG, RANGE_END_TAG = "dagster/asset_partition_range_start", "dagster
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 """A backfill or a range of document partitions is one run: Dagster's per-run cost (seconds of
 process start, event log writes and resource set-up) paid once, not once per document."""
+
+
+def _single_run_asset(**asset_args: Any) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
+    """`dg.asset` with backfill_policy=SINGLE_RUN, without the BetaWarning Dagster 1.13 gives that
+    parameter on every load (`dg dev`, each run): the policy is chosen deliberately (SINGLE_RUN), so
+    the note only hides the warnings that are news. Only that warning, only around this call."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
+        return dg.asset(backfill_policy=SINGLE_RUN, **asset_args)
 
 
 class DocumentsResource(dg.ConfigurableResource):
@@ -194,12 +205,11 @@ def documents_for(module: str) -> dg.Definitions:
         dg.AssetKey(["lake", "crm", names.slug]), partition_mapping=dg.AllPartitionMapping()
     )
 
-    @dg.asset(
+    @_single_run_asset(
         key=names.extractions_key,
         deps=[lake_as_a_whole],
         group_name=GROUP,
         partitions_def=partitions,
-        backfill_policy=SINGLE_RUN,
         kinds={"zoho", "textract", "table"},
         pool="zoho_api",
         description=(
@@ -221,12 +231,11 @@ def documents_for(module: str) -> dg.Definitions:
         result = _run_batch(extract_documents, flow, context, lake, warehouse, "extract")
         return dg.MaterializeResult(metadata=_extraction_metadata(result))
 
-    @dg.asset(
+    @_single_run_asset(
         key=names.writebacks_key,
         deps=[names.extractions_key],
         group_name=GROUP,
         partitions_def=partitions,
-        backfill_policy=SINGLE_RUN,
         kinds={"zoho", "table"},
         pool="zoho_api",
         description=(

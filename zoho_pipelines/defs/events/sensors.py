@@ -130,9 +130,12 @@ def _queue_sensor(
 ) -> dg.SensorDefinition:
     drain = partial(_drain, target, op_name, make_filter)
 
+    # By name, not job=job: Dagster binds the top-level resources to an op job a sensor holds by
+    # rebuilding the sensor, passing owners=[] and so raising a BetaWarning for `owners` (which we
+    # do not use) on every load. The job is the same one either way: events_definitions lists it.
     @dg.sensor(
         name=name,
-        job=job,
+        job_name=job.name,
         minimum_interval_seconds=QUEUE_SENSOR_INTERVAL_S,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=description,
