@@ -56,6 +56,9 @@ app = typer.Typer(
     help="Zoho One (CRM, Books, Projects) to AWS data pipelines on Dagster.",
     no_args_is_help=True,
     add_completion=False,
+    # Click's plain help: Typer 0.29's Rich panels give every option a type column, so flags
+    # (--verbose, --no-sandbox, --help) read as if they took a <bool> value.
+    rich_markup_mode=None,
     pretty_exceptions_show_locals=False,  # locals may hold credentials
 )
 

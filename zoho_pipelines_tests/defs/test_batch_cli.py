@@ -133,6 +133,26 @@ def test_verbose_shows_the_traceback_behind_the_line(cli: Callable[..., Any]) ->
     assert "ConfigurationError" in completed.stderr
 
 
+@pytest.mark.parametrize(
+    ("command", "flag", "help_text"),
+    [
+        ((), "--verbose", "Show the traceback behind an error message."),
+        (("documents",), "--sandbox / --no-sandbox", "Start a sandbox;"),
+    ],
+)
+def test_help_shows_a_flag_without_a_value(
+    cli: Callable[..., Any], command: tuple[str, ...], flag: str, help_text: str
+) -> None:
+    """`zoho-pipelines --verbose check` works, so the help must not read `--verbose <bool>`."""
+    completed = cli(*command, "--help")
+    assert completed.returncode == 0, completed.stderr
+    lines = [line.strip() for line in completed.stdout.splitlines()]
+    for option, text in ((flag, help_text), ("--help", "Show this message and exit.")):
+        option_lines = [line for line in lines if line.startswith(option)]
+        assert len(option_lines) == 1, completed.stdout
+        assert option_lines[0].removeprefix(option).lstrip().startswith(text), completed.stdout
+
+
 def test_an_unknown_books_module_is_one_line_before_any_sandbox_starts(cli: Callable[..., Any]) -> None:
     line = one_line(cli("demo", ZOHO_MODULES="crm:deals,books:nosuch"))
     assert "ZOHO_MODULES: unknown books module 'nosuch'" in line
