@@ -128,9 +128,9 @@ class ZohoTransport:
             follow_redirects=True,
         )
         # See STATUS_401_MEANS_INVALID_TOKEN. Only the provider's current token matters (a 401 on an
-        # older one swaps to it for free), so one value of each is all there is to remember.
+        # older one swaps to it for free), so one value is all there is to remember; a refusal of
+        # it is kept in the token store, where every process sees it.
         self._replacement: str | None = None  # taken in place of a refused token, not yet accepted
-        self._refused_replacement: str | None = None  # a replacement refused too
         self._memo_lock = threading.Lock()
         self.tokens = TokenProvider(
             credentials,
@@ -243,7 +243,9 @@ class ZohoTransport:
         refreshed = False
         status_says_invalid = call.path.startswith(STATUS_401_MEANS_INVALID_TOKEN)
         for _ in range(TOKEN_SWAPS_PER_CALL):
-            if response.status_code != 401 or not self._token_expired(call, response, stream):
+            if response.status_code != 401 or not (
+                status_says_invalid or self._token_expired(response, stream)
+            ):
                 break
             if status_says_invalid and self._refused_before_accepted(token):
                 break  # not an expiry: a missing scope, or a 401 about the resource
@@ -271,16 +273,14 @@ class ZohoTransport:
 
     def _refused_before_accepted(self, token: AccessToken) -> bool:
         """Whether Books/Projects refused `token` before accepting it, having taken it in place of
-        a token they refused: recorded by the first caller to see it, whoever refreshed, and in
-        the token store, so a process started later does not drop it (and mint) once more."""
+        a token they refused: recorded in the token store by the first caller to see it, whoever
+        refreshed, so no caller in any process drops it (and mints) once more."""
         with self._memo_lock:
             on_probation = token.value == self._replacement
-            if on_probation:
-                self._refused_replacement = token.value
-            refused_here = token.value == self._refused_replacement
         if on_probation:
             self.tokens.mark_refused_when_fresh(token)
-        return refused_here or self.tokens.refused_when_fresh(token)
+            return True
+        return self.tokens.refused_when_fresh(token)
 
     def _send(self, call: _Call, token: AccessToken, stream: bool) -> httpx.Response:
         headers = {"Authorization": f"Zoho-oauthtoken {token.value}", **(call.headers or {})}
@@ -318,9 +318,8 @@ class ZohoTransport:
         return f"{base}{url if url.startswith('/') else '/' + url}"
 
     @staticmethod
-    def _token_expired(call: _Call, response: httpx.Response, stream: bool) -> bool:
-        if call.path.startswith(STATUS_401_MEANS_INVALID_TOKEN):
-            return True
+    def _token_expired(response: httpx.Response, stream: bool) -> bool:
+        """CRM's 401 body says whether the token is dead (Books and Projects: any 401 is)."""
         if stream:
             response.read()
         code, _, _ = parse_error_body(response.content)
